@@ -113,7 +113,9 @@ pub enum Error {
         sku: String,
     },
     /// A tier was given for a product that has no family.
-    #[error("product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family")]
+    #[error(
+        "product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family"
+    )]
     TierWithoutFamily {
         /// The product.
         sku: String,
@@ -205,7 +207,9 @@ pub enum Error {
         reason: String,
     },
     /// A snapshot written by another format version.
-    #[error("snapshot format version {found} is not supported (this build reads version {expected})")]
+    #[error(
+        "snapshot format version {found} is not supported (this build reads version {expected})"
+    )]
     SnapshotVersion {
         /// The version this build reads.
         expected: u32,
@@ -235,6 +239,18 @@ pub enum Error {
         start: String,
         /// End, as given.
         end: String,
+    },
+    /// A row of an order log, given as `(order_id, sku)` pairs rather than
+    /// CSV (which reports [`Error::Csv`] with its line), has an empty SKU
+    /// or order id.
+    #[error("empty {field} in order-log row {row} (order_id {order_id:?}); every line needs a non-empty order_id and sku")]
+    EmptyOrderField {
+        /// 1-based number of the row among those given.
+        row: u64,
+        /// `"sku"` or `"order_id"`.
+        field: &'static str,
+        /// The row's order id (empty when that is the empty field).
+        order_id: String,
     },
 }
 
