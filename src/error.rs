@@ -113,9 +113,7 @@ pub enum Error {
         sku: String,
     },
     /// A tier was given for a product that has no family.
-    #[error(
-        "product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family"
-    )]
+    #[error("product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family")]
     TierWithoutFamily {
         /// The product.
         sku: String,
@@ -207,9 +205,7 @@ pub enum Error {
         reason: String,
     },
     /// A snapshot written by another format version.
-    #[error(
-        "snapshot format version {found} is not supported (this build reads version {expected})"
-    )]
+    #[error("snapshot format version {found} is not supported (this build reads version {expected})")]
     SnapshotVersion {
         /// The version this build reads.
         expected: u32,
