@@ -2,11 +2,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cooc;
 pub mod error;
+pub mod eval;
 pub mod id;
 pub mod orders;
 pub mod product;
 
+pub use cooc::CoCounts;
 pub use error::{Error, Result, SkuContext};
 pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
 pub use orders::{

@@ -1,0 +1,669 @@
+//! Offline evaluation: does a method put the missing item of a real basket
+//! in its top k?
+//!
+//! This module implements the protocol of the shared `EVAL.md` exactly, so
+//! that cartwise's figures stand next to the peers' (popularity, SAR-style
+//! co-occurrence, mlxtend and Spark association rules, EASE):
+//!
+//! * **Split.** With `n` orders (in first-appearance order, see
+//!   [`OrderLog`]), the first `n_train = 4n/5` (integer division) are
+//!   TRAIN, the rest TEST. No shuffling, no time sort: [`split_point`].
+//! * **Cases.** For every TEST order with at least 2 distinct items, and for
+//!   each of its items `t` in order: the cart is the order's other items
+//!   (order kept), the target is `t`. An order of m items yields m cases.
+//!   Targets never seen in TRAIN stay in the case set and count as misses.
+//! * **Contract.** A method returns a ranked list of at most k distinct
+//!   items, none in the cart. Cart items unseen in TRAIN are to be ignored
+//!   by the models. The evaluator checks the contract and counts
+//!   violations ([`MethodReport::violations`]); it scores only the first k
+//!   entries.
+//! * **Metrics.** HR@k = the fraction of cases whose target is in the list;
+//!   MRR@k = the mean of 1/rank (rank from 1; 0 when absent); coverage =
+//!   |distinct items recommended in any case and seen in TRAIN| / |distinct
+//!   TRAIN items|.
+//!
+//! A method is anything implementing [`Ranker`], closures included: it gets
+//! the cart's item ids (ids of the [`OrderLog`]) and `k`, and writes its
+//! ranked list into a caller-owned `Vec`. [`Evaluation::run`] fits it on
+//! TRAIN, times the fit and the answers, and returns a [`MethodReport`].
+//!
+//! The two reference baselines of `EVAL.md` live here too, implemented
+//! exactly as defined there: [`Popularity`] (TRAIN order count descending,
+//! then SKU ascending by bytes) and [`CoOccurrence`] (SAR-style sums of
+//! Jaccard, lift or conditional-probability similarities in `f64`, summed in
+//! cart order, ties by SKU, filled with popularity).
+//!
+//! ```
+//! use cartwise::eval::{Evaluation, Popularity};
+//! use cartwise::OrderLog;
+//! let rows = [("1", "a"), ("1", "b"), ("2", "a"), ("2", "c"), ("3", "a"), ("3", "b"),
+//!             ("4", "a"), ("4", "b"), ("5", "a"), ("5", "b")];
+//! let log = OrderLog::from_rows(rows)?;
+//! let eval = Evaluation::new(&log, 10)?;
+//! assert_eq!((eval.train().len(), eval.test().len(), eval.n_cases()), (4, 1, 2));
+//! let report = eval.run("popularity", |train| Ok(Popularity::fit(train)))?;
+//! assert_eq!(report.hr, 1.0); // cart [a] -> b first; cart [b] -> a first
+//! assert_eq!(report.mrr, 1.0);
+//! # Ok::<(), cartwise::Error>(())
+//! ```
+
+use std::time::Instant;
+
+use crate::cooc::CoCounts;
+use crate::error::{Error, Result};
+use crate::orders::{OrderLog, OrdersView};
+
+/// A recommendation method under evaluation.
+///
+/// # Contract
+/// `rank` clears nothing: it appends to `out`, which the caller hands over
+/// empty. It writes at most `k` distinct item ids, best first, none of them
+/// in `cart`, each `< n_items` of the log. Cart items the method knows
+/// nothing about must be ignored, not rejected. Breaking the contract does
+/// not panic the evaluator: the report counts the violating cases and
+/// scores only the first `k` entries.
+///
+/// Closures `FnMut(&[u32], usize, &mut Vec<u32>)` are rankers.
+pub trait Ranker {
+    /// Writes the ranked list for `cart` (item ids, distinct, in cart order)
+    /// into `out`.
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>);
+}
+
+impl<F: FnMut(&[u32], usize, &mut Vec<u32>)> Ranker for F {
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        self(cart, k, out)
+    }
+}
+
+/// The number of TRAIN orders for `n` orders: `4n/5` in integers, as
+/// `EVAL.md` defines.
+pub const fn split_point(n: usize) -> usize {
+    // 4 * n cannot overflow for any n a log can hold (< 2^32 orders).
+    4 * n / 5
+}
+
+/// The result of one method on one dataset.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct MethodReport {
+    /// The method's name.
+    pub name: String,
+    /// HR@k: the fraction of cases whose target is in the list.
+    pub hr: f64,
+    /// MRR@k: the mean of 1/rank of the target, 0 when absent.
+    pub mrr: f64,
+    /// Distinct recommended TRAIN items / distinct TRAIN items.
+    pub coverage: f64,
+    /// The number of cases.
+    pub cases: usize,
+    /// The number of cases whose target was in the list.
+    pub hits: usize,
+    /// The list length asked for.
+    pub k: usize,
+    /// Wall-clock seconds spent fitting on TRAIN.
+    pub fit_seconds: f64,
+    /// Wall-clock microseconds per case to produce the list (one thread,
+    /// cart building included).
+    pub micros_per_cart: f64,
+    /// Cases whose list broke the [`Ranker`] contract (too long, duplicates,
+    /// cart items, unknown ids). 0 for a correct method.
+    pub violations: usize,
+}
+
+/// The evaluation protocol bound to one order log. See the [module
+/// docs](self).
+#[derive(Clone, Debug)]
+pub struct Evaluation<'a> {
+    log: &'a OrderLog,
+    n_train: usize,
+    k: usize,
+    train_counts: Vec<u32>,
+    n_train_items: usize,
+    n_cases: usize,
+}
+
+impl<'a> Evaluation<'a> {
+    /// Splits `log` as the protocol says, for lists of length `k`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLimit`] unless `1 <= k <= MAX_LIMIT`.
+    pub fn new(log: &'a OrderLog, k: usize) -> Result<Self> {
+        if k == 0 || k > crate::MAX_LIMIT {
+            return Err(Error::InvalidLimit {
+                limit: k,
+                max: crate::MAX_LIMIT,
+            });
+        }
+        let n_train = split_point(log.len());
+        let train_counts = log.slice(0..n_train).item_counts();
+        let n_train_items = train_counts.iter().filter(|&&c| c > 0).count();
+        let n_cases = log
+            .slice(n_train..log.len())
+            .iter()
+            .map(|o| if o.len() >= 2 { o.len() } else { 0 })
+            .sum();
+        Ok(Evaluation {
+            log,
+            n_train,
+            k,
+            train_counts,
+            n_train_items,
+            n_cases,
+        })
+    }
+
+    /// The log.
+    pub fn log(&self) -> &'a OrderLog {
+        self.log
+    }
+
+    /// The TRAIN orders.
+    pub fn train(&self) -> OrdersView<'a> {
+        self.log.slice(0..self.n_train)
+    }
+
+    /// The TEST orders.
+    pub fn test(&self) -> OrdersView<'a> {
+        self.log.slice(self.n_train..self.log.len())
+    }
+
+    /// The list length.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The number of cases.
+    pub fn n_cases(&self) -> usize {
+        self.n_cases
+    }
+
+    /// The number of distinct items in TRAIN (the coverage denominator).
+    pub fn n_train_items(&self) -> usize {
+        self.n_train_items
+    }
+
+    /// Calls `f(cart, target)` for every case, in protocol order.
+    pub fn for_each_case(&self, mut f: impl FnMut(&[u32], u32)) {
+        let mut cart = Vec::new();
+        for order in self.test().iter().filter(|o| o.len() >= 2) {
+            for (t, &target) in order.iter().enumerate() {
+                cart.clear();
+                cart.extend_from_slice(&order[..t]);
+                cart.extend_from_slice(&order[t + 1..]);
+                f(&cart, target);
+            }
+        }
+    }
+
+    /// Fits a method on TRAIN with `fit` (timed), then scores it.
+    ///
+    /// # Errors
+    /// Whatever `fit` returns.
+    pub fn run<R, F>(&self, name: &str, fit: F) -> Result<MethodReport>
+    where
+        R: Ranker,
+        F: FnOnce(OrdersView<'a>) -> Result<R>,
+    {
+        let start = Instant::now();
+        let mut ranker = fit(self.train())?;
+        let fit_seconds = start.elapsed().as_secs_f64();
+        Ok(self.score(name, fit_seconds, &mut ranker))
+    }
+
+    /// Scores an already fitted method. `fit_seconds` is copied into the
+    /// report.
+    pub fn score<R: Ranker + ?Sized>(
+        &self,
+        name: &str,
+        fit_seconds: f64,
+        ranker: &mut R,
+    ) -> MethodReport {
+        // Pass 1, timed: produce every list. Only the answers are kept, so
+        // that checking does not count as answering time.
+        let mut lists: Vec<u32> = Vec::with_capacity(self.n_cases * self.k);
+        let mut ends: Vec<usize> = Vec::with_capacity(self.n_cases);
+        let mut out = Vec::with_capacity(self.k);
+        let k = self.k;
+        let start = Instant::now();
+        self.for_each_case(|cart, _| {
+            out.clear();
+            ranker.rank(cart, k, &mut out);
+            lists.extend_from_slice(&out);
+            ends.push(lists.len());
+        });
+        let elapsed = start.elapsed().as_secs_f64();
+        // Pass 2: check and score.
+        let n_items = self.log.n_items();
+        let mut recommended = vec![false; n_items];
+        let mut stamp = vec![u32::MAX; n_items];
+        let (mut hits, mut rr, mut violations) = (0usize, 0.0f64, 0usize);
+        let mut case = 0usize;
+        self.for_each_case(|cart, target| {
+            let begin = if case == 0 { 0 } else { ends[case - 1] };
+            let list = &lists[begin..ends[case]];
+            // Mark the cart with this case's stamp, then check the list.
+            let tag = case as u32;
+            for &c in cart {
+                stamp[c as usize] = tag;
+            }
+            let mut bad = list.len() > k;
+            let list = &list[..list.len().min(k)];
+            for &item in list {
+                match stamp.get_mut(item as usize) {
+                    Some(s) if *s != tag => *s = tag,
+                    _ => bad = true, // unknown id, cart item or duplicate
+                }
+            }
+            violations += usize::from(bad);
+            for &item in list {
+                if let Some(r) = recommended.get_mut(item as usize) {
+                    *r = true;
+                }
+            }
+            if self.train_counts[target as usize] > 0 {
+                if let Some(p) = list.iter().position(|&i| i == target) {
+                    hits += 1;
+                    rr += 1.0 / (p + 1) as f64;
+                }
+            }
+            case += 1;
+        });
+        let covered = recommended
+            .iter()
+            .zip(&self.train_counts)
+            .filter(|(&r, &c)| r && c > 0)
+            .count();
+        let cases = self.n_cases;
+        let div = |x: f64, d: usize| if d == 0 { 0.0 } else { x / d as f64 };
+        MethodReport {
+            name: name.to_owned(),
+            hr: div(hits as f64, cases),
+            mrr: div(rr, cases),
+            coverage: div(covered as f64, self.n_train_items),
+            cases,
+            hits,
+            k,
+            fit_seconds,
+            micros_per_cart: div(elapsed * 1e6, cases),
+            violations,
+        }
+    }
+}
+
+/// The popularity list of a set of orders: items seen at least once, by
+/// order count descending, then SKU ascending in byte order.
+pub fn popularity_list(orders: OrdersView<'_>) -> Vec<u32> {
+    let counts = orders.item_counts();
+    let ranks = orders.log().sku_ranks();
+    let mut list: Vec<u32> = (0..counts.len() as u32)
+        .filter(|&i| counts[i as usize] > 0)
+        .collect();
+    list.sort_unstable_by(|&a, &b| {
+        counts[b as usize]
+            .cmp(&counts[a as usize])
+            .then(ranks[a as usize].cmp(&ranks[b as usize]))
+    });
+    list
+}
+
+/// Appends to `out` the first items of `list` that are not marked in
+/// `taken` (cart and already listed items), until `out` holds `k`. Marks
+/// what it adds.
+fn fill_from(list: &[u32], taken: &mut Marks, k: usize, out: &mut Vec<u32>) {
+    for &i in list {
+        if out.len() >= k {
+            break;
+        }
+        if taken.insert(i) {
+            out.push(i);
+        }
+    }
+}
+
+/// A set of item ids with O(1) clear: a stamp per item.
+#[derive(Clone, Debug)]
+struct Marks {
+    stamp: Vec<u32>,
+    now: u32,
+}
+
+impl Marks {
+    fn new(n: usize) -> Self {
+        Marks {
+            stamp: vec![0; n],
+            now: 1,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.now = self.now.wrapping_add(1);
+        if self.now == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.now = 1;
+        }
+    }
+
+    /// Adds `i`; false if it was there already or is out of range.
+    fn insert(&mut self, i: u32) -> bool {
+        match self.stamp.get_mut(i as usize) {
+            Some(s) if *s != self.now => {
+                *s = self.now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn contains(&self, i: u32) -> bool {
+        self.stamp.get(i as usize) == Some(&self.now)
+    }
+}
+
+/// The popularity baseline of `EVAL.md`: the TRAIN popularity list minus the
+/// cart.
+#[derive(Clone, Debug)]
+pub struct Popularity {
+    list: Vec<u32>,
+    taken: Marks,
+}
+
+impl Popularity {
+    /// Counts TRAIN orders per item.
+    pub fn fit(train: OrdersView<'_>) -> Self {
+        Popularity {
+            list: popularity_list(train),
+            taken: Marks::new(train.n_items()),
+        }
+    }
+
+    /// The full list, best first.
+    pub fn list(&self) -> &[u32] {
+        &self.list
+    }
+}
+
+impl Ranker for Popularity {
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        self.taken.clear();
+        for &c in cart {
+            self.taken.insert(c);
+        }
+        fill_from(&self.list, &mut self.taken, k, out);
+    }
+}
+
+/// The item-item similarity of a [`CoOccurrence`] baseline, for cart item
+/// `i` and candidate `j`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Similarity {
+    /// `c(i,j) / (c(i) + c(j) - c(i,j))`.
+    Jaccard,
+    /// `c(i,j) / (c(i) c(j))`.
+    Lift,
+    /// `c(i,j) / c(i)`.
+    Conditional,
+}
+
+impl Similarity {
+    /// The name used in `EVAL.md` (`sar_jaccard`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Similarity::Jaccard => "sar_jaccard",
+            Similarity::Lift => "sar_lift",
+            Similarity::Conditional => "sar_cond",
+        }
+    }
+
+    #[inline]
+    fn of(self, cij: u32, ci: u32, cj: u32) -> f64 {
+        let (cij, ci, cj) = (f64::from(cij), f64::from(ci), f64::from(cj));
+        match self {
+            Similarity::Jaccard => cij / (ci + cj - cij),
+            Similarity::Lift => cij / (ci * cj),
+            Similarity::Conditional => cij / ci,
+        }
+    }
+}
+
+/// The SAR-style co-occurrence baseline of `EVAL.md` (a reference, not a
+/// tuned method): `score(j) = sum over cart items i of sim(i, j)` in `f64`,
+/// summed in cart order; candidates with a positive score, not in the cart,
+/// by (score descending, SKU ascending); filled with popularity.
+#[derive(Clone, Debug)]
+pub struct CoOccurrence {
+    counts: CoCounts,
+    similarity: Similarity,
+    popular: Vec<u32>,
+    sku_rank: Vec<u32>,
+    score: Vec<f64>,
+    touched: Vec<u32>,
+    taken: Marks,
+}
+
+impl CoOccurrence {
+    /// Counts TRAIN items and pairs (on `threads` threads).
+    ///
+    /// # Errors
+    /// As [`CoCounts::count`].
+    pub fn fit(train: OrdersView<'_>, similarity: Similarity, threads: usize) -> Result<Self> {
+        let counts = CoCounts::count(train, threads)?;
+        let n = train.n_items();
+        Ok(CoOccurrence {
+            counts,
+            similarity,
+            popular: popularity_list(train),
+            sku_rank: train.log().sku_ranks(),
+            score: vec![0.0; n],
+            touched: Vec::new(),
+            taken: Marks::new(n),
+        })
+    }
+}
+
+impl Ranker for CoOccurrence {
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        let cc = &self.counts;
+        self.taken.clear();
+        for &c in cart {
+            self.taken.insert(c);
+        }
+        for &i in cart {
+            let Some(&ci) = cc.item_counts().get(i as usize) else {
+                continue;
+            };
+            if ci == 0 {
+                continue;
+            }
+            let (targets, counts) = cc.neighbours(i);
+            for (&j, &cij) in targets.iter().zip(counts) {
+                let s = &mut self.score[j as usize];
+                if *s == 0.0 {
+                    self.touched.push(j);
+                }
+                *s += self.similarity.of(cij, ci, cc.count_of(j));
+            }
+        }
+        let score = &self.score;
+        let rank = &self.sku_rank;
+        let taken = &self.taken;
+        self.touched
+            .retain(|&j| !taken.contains(j) && score[j as usize] > 0.0);
+        self.touched.sort_unstable_by(|&a, &b| {
+            score[b as usize]
+                .total_cmp(&score[a as usize])
+                .then(rank[a as usize].cmp(&rank[b as usize]))
+        });
+        for &j in self.touched.iter().take(k) {
+            out.push(j);
+            self.taken.insert(j);
+        }
+        // Reset every touched score, including those filtered out above.
+        for &i in cart {
+            if let Some(&ci) = cc.item_counts().get(i as usize) {
+                if ci > 0 {
+                    for &j in cc.neighbours(i).0 {
+                        self.score[j as usize] = 0.0;
+                    }
+                }
+            }
+        }
+        self.touched.clear();
+        fill_from(&self.popular, &mut self.taken, k, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_point_is_integer_four_fifths() {
+        assert_eq!(split_point(0), 0);
+        assert_eq!(split_point(1), 0);
+        assert_eq!(split_point(4), 3);
+        assert_eq!(split_point(5), 4);
+        assert_eq!(split_point(9), 7);
+        assert_eq!(split_point(10), 8);
+        assert_eq!(split_point(9835), 7868);
+    }
+
+    /// TRAIN: 8 orders; TEST: 2 orders (10 orders in all).
+    fn fixture() -> OrderLog {
+        let orders: [&[&str]; 10] = [
+            &["a", "b"],
+            &["a", "b", "c"],
+            &["a", "c"],
+            &["b", "d"],
+            &["a", "b"],
+            &["c", "d"],
+            &["a"],
+            &["e", "a"],
+            // TEST
+            &["a", "b", "x"], // x unseen in TRAIN
+            &["d"],           // one item: no case
+        ];
+        let rows: Vec<(String, &str)> = orders
+            .iter()
+            .enumerate()
+            .flat_map(|(o, skus)| skus.iter().map(move |s| (o.to_string(), *s)))
+            .collect();
+        OrderLog::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn cases_follow_the_protocol() {
+        let log = fixture();
+        let eval = Evaluation::new(&log, 2).unwrap();
+        assert_eq!(eval.train().len(), 8);
+        assert_eq!(eval.n_cases(), 3);
+        assert_eq!(eval.n_train_items(), 5);
+        let mut seen = Vec::new();
+        eval.for_each_case(|cart, t| {
+            seen.push((
+                cart.iter()
+                    .map(|&i| log.sku(i).to_owned())
+                    .collect::<Vec<_>>(),
+                log.sku(t).to_owned(),
+            ))
+        });
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            vec![
+                (s(&["b", "x"]), "a".into()),
+                (s(&["a", "x"]), "b".into()),
+                (s(&["a", "b"]), "x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn popularity_hr_mrr_by_hand() {
+        // TRAIN counts: a 6, b 4, c 3, d 2, e 1. Lists (k = 2):
+        //   cart [b, x] -> [a, c]: target a at rank 1
+        //   cart [a, x] -> [b, c]: target b at rank 1
+        //   cart [a, b] -> [c, d]: target x unseen, miss
+        // HR = 2/3, MRR = (1 + 1 + 0) / 3; recommended {a, b, c, d} of 5.
+        let log = fixture();
+        let eval = Evaluation::new(&log, 2).unwrap();
+        let r = eval.run("popularity", |t| Ok(Popularity::fit(t))).unwrap();
+        assert_eq!(r.hits, 2);
+        assert_eq!(r.hr, 2.0 / 3.0);
+        assert_eq!(r.mrr, 2.0 / 3.0);
+        assert_eq!(r.coverage, 4.0 / 5.0);
+        assert_eq!(r.violations, 0);
+    }
+
+    #[test]
+    fn conditional_hr_mrr_by_hand() {
+        // c(a)=6 c(b)=4 c(c)=3 c(d)=2 c(e)=1; c(a,b)=3 c(a,c)=2 c(a,e)=1
+        // c(b,c)=1 c(b,d)=1 c(c,d)=1.
+        // cart [b, x]: cond(b, j) = c(b,j)/4: a .75, c .25, d .25 -> [a, c] (c < d by SKU)
+        // cart [a, x]: c(a,j)/6: b .5, c .333, e .167 -> [b, c]
+        // cart [a, b]: c: 2/6 + 1/4, d: 1/4, e: 1/6 -> [c, d]; target x misses.
+        let log = fixture();
+        let eval = Evaluation::new(&log, 2).unwrap();
+        let r = eval
+            .run("cond", |t| CoOccurrence::fit(t, Similarity::Conditional, 2))
+            .unwrap();
+        assert_eq!((r.hits, r.mrr), (2, 2.0 / 3.0));
+        // With k = 1 the same two hits at rank 1.
+        let eval = Evaluation::new(&log, 1).unwrap();
+        let r = eval
+            .run("cond", |t| CoOccurrence::fit(t, Similarity::Conditional, 1))
+            .unwrap();
+        assert_eq!(r.hits, 2);
+        assert_eq!(r.coverage, 3.0 / 5.0);
+    }
+
+    #[test]
+    fn rank_two_scores_half() {
+        let log = fixture();
+        let eval = Evaluation::new(&log, 3).unwrap();
+        let a = log.item("a").unwrap();
+        let b = log.item("b").unwrap();
+        let c = log.item("c").unwrap();
+        // Always answers [c, a, b] minus the cart: a at rank 2 for cart [b, x],
+        // b at rank 2 for cart [a, x].
+        let r = eval.score(
+            "fixed",
+            0.0,
+            &mut |cart: &[u32], _k: usize, out: &mut Vec<u32>| {
+                out.extend([c, a, b].into_iter().filter(|i| !cart.contains(i)))
+            },
+        );
+        assert_eq!(r.hits, 2);
+        assert_eq!(r.mrr, (0.5 + 0.5) / 3.0);
+        assert_eq!(r.violations, 0);
+    }
+
+    #[test]
+    fn violations_are_counted_not_fatal() {
+        let log = fixture();
+        let eval = Evaluation::new(&log, 2).unwrap();
+        let r = eval.score(
+            "bad",
+            0.0,
+            &mut |cart: &[u32], _k: usize, out: &mut Vec<u32>| {
+                out.extend_from_slice(cart); // cart items: forbidden
+                out.push(u32::MAX); // unknown id
+            },
+        );
+        assert_eq!(r.violations, 3);
+        assert_eq!(r.hits, 0);
+    }
+
+    #[test]
+    fn invalid_k() {
+        let log = fixture();
+        assert!(matches!(
+            Evaluation::new(&log, 0),
+            Err(Error::InvalidLimit { limit: 0, .. })
+        ));
+        assert!(matches!(
+            Evaluation::new(&log, 101),
+            Err(Error::InvalidLimit { limit: 101, .. })
+        ));
+    }
+}
