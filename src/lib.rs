@@ -1,14 +1,37 @@
-#![doc = "cartwise: cross-sell and upsell recommendations."]
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cart;
+pub mod catalog;
+#[cfg(feature = "serde")]
+pub mod catalog_json;
 pub mod error;
+pub mod explain;
+pub mod graph;
 pub mod id;
 pub mod product;
+pub mod recommend;
+pub mod score;
+pub mod strategy;
+pub mod topk;
 
+pub use cart::{Cart, CartLine, InlineCart, INLINE_LINES};
+pub use catalog::{Catalog, CatalogBuilder, InMemoryCatalog, ProductRef};
 pub use error::{Error, Result, SkuContext};
+pub use explain::{Reason, ReasonDisplay};
+pub use graph::{CategoryRules, ComplementGraph, GraphBuilder};
 pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
 pub use product::{Money, Product};
+pub use recommend::{
+    Engine, EngineBuilder, Kinds, Recommendations, Recommender, Request, Rules, Scratch,
+    Suggestion, SuggestionView, DEFAULT_LIMIT,
+};
+pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
+pub use strategy::{
+    Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
+    Strategy, Upsell, UpsellConfig, Via,
+};
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves
 /// room for sentinels).

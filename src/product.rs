@@ -82,20 +82,35 @@ pub struct Product {
     /// Category name, e.g. `"phones"`.
     pub category: String,
     /// Product line, e.g. `"Phone 15"`; members of a family form a tier ladder.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub family: Option<String>,
     /// Rank inside the family: higher is better (good = 1, better = 2, best = 3).
     /// Requires `family`. A family member without a tier gets tier 0.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub tier: Option<u32>,
     /// Features, e.g. `["5g", "oled"]`; an upgrade may be required to keep them all.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub features: Vec<String>,
     /// Units in stock; `None` means stock is not tracked (always available).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub stock: Option<u32>,
     /// Unit cost in minor units, for margin; `None` when unknown.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub cost: Option<Money>,
     /// A popularity signal (units sold recently, say); higher is more popular.
     /// Used by the default scorer and to order category-rule candidates.
