@@ -190,8 +190,10 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let mut c = UpsellConfig::default();
-        c.max_tiers_up = 0;
+        let c = UpsellConfig {
+            max_tiers_up: 0,
+            ..UpsellConfig::default()
+        };
         assert!(matches!(
             Upsell::new(c),
             Err(Error::InvalidConfig {
