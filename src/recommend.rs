@@ -421,22 +421,37 @@ fn rank_order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
 /// assert_eq!(engine.catalog().sku(recs.suggestions[0].product), "CASE");
 /// # Ok::<(), cartwise::Error>(())
 /// ```
+///
+/// Cloning is cheap: the catalog, strategies and scorer are shared.
 #[derive(Debug)]
 pub struct Engine<C: Catalog + ?Sized = InMemoryCatalog> {
     catalog: Arc<C>,
-    strategies: Vec<Box<dyn Strategy<C>>>,
-    scorer: Box<dyn Scorer<C>>,
+    strategies: Vec<Arc<dyn Strategy<C>>>,
+    scorer: Arc<dyn Scorer<C>>,
     rules: ResolvedRules,
     source_rules: Rules,
     version: u64,
+}
+
+impl<C: Catalog + ?Sized> Clone for Engine<C> {
+    fn clone(&self) -> Self {
+        Engine {
+            catalog: Arc::clone(&self.catalog),
+            strategies: self.strategies.clone(),
+            scorer: Arc::clone(&self.scorer),
+            rules: self.rules.clone(),
+            source_rules: self.source_rules.clone(),
+            version: self.version,
+        }
+    }
 }
 
 /// Builder for an [`Engine`].
 #[derive(Debug)]
 pub struct EngineBuilder<C: Catalog + ?Sized = InMemoryCatalog> {
     catalog: Arc<C>,
-    strategies: Vec<Box<dyn Strategy<C>>>,
-    scorer: Option<Box<dyn Scorer<C>>>,
+    strategies: Vec<Arc<dyn Strategy<C>>>,
+    scorer: Option<Arc<dyn Scorer<C>>>,
     rules: Rules,
     version: u64,
 }
@@ -445,19 +460,25 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
     /// Adds a strategy; strategies run in the order added, which is also
     /// the order in which equal evidence is credited.
     pub fn strategy<S: Strategy<C> + 'static>(mut self, strategy: S) -> Self {
-        self.strategies.push(Box::new(strategy));
+        self.strategies.push(Arc::new(strategy));
         self
     }
 
-    /// Adds a boxed strategy.
-    pub fn boxed_strategy(mut self, strategy: Box<dyn Strategy<C>>) -> Self {
+    /// Adds a shared strategy (one instance may serve several engines).
+    pub fn shared_strategy(mut self, strategy: Arc<dyn Strategy<C>>) -> Self {
         self.strategies.push(strategy);
         self
     }
 
     /// Sets the scorer (default [`DefaultScorer`]).
     pub fn scorer<S: Scorer<C> + 'static>(mut self, scorer: S) -> Self {
-        self.scorer = Some(Box::new(scorer));
+        self.scorer = Some(Arc::new(scorer));
+        self
+    }
+
+    /// Sets a shared scorer.
+    pub fn shared_scorer(mut self, scorer: Arc<dyn Scorer<C>>) -> Self {
+        self.scorer = Some(scorer);
         self
     }
 
@@ -494,7 +515,7 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
             strategies: self.strategies,
             scorer: self
                 .scorer
-                .unwrap_or_else(|| Box::new(DefaultScorer::default())),
+                .unwrap_or_else(|| Arc::new(DefaultScorer::default())),
             rules,
             source_rules: self.rules,
             version: self.version,
@@ -538,6 +559,38 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         }
     }
 
+    /// The same engine over another version of its catalog (after a stock
+    /// or price change, say), with a new version stamp. Strategies and the
+    /// scorer are shared, not copied; the rules are resolved again.
+    ///
+    /// The new catalog must have the same products with the same ids
+    /// (what [`InMemoryCatalog::with_stock`] and
+    /// [`InMemoryCatalog::with_price`] produce): the strategies' graphs are
+    /// indexed by id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the product count differs; as
+    /// [`EngineBuilder::build`] for the rules. `self` is untouched.
+    pub fn with_catalog(&self, catalog: impl Into<Arc<C>>, version: u64) -> Result<Self> {
+        let catalog = catalog.into();
+        if catalog.len() != self.catalog.len() {
+            return Err(Error::InvalidConfig {
+                field: "catalog",
+                value: format!("{} products", catalog.len()),
+                hint: "with_catalog keeps ids; rebuild the engine for a catalog of another size",
+            });
+        }
+        let rules = ResolvedRules::resolve(&*catalog, &self.source_rules)?;
+        Ok(Engine {
+            catalog,
+            strategies: self.strategies.clone(),
+            scorer: Arc::clone(&self.scorer),
+            rules,
+            source_rules: self.source_rules.clone(),
+            version,
+        })
+    }
+
     /// The catalog.
     pub fn catalog(&self) -> &C {
         &self.catalog
@@ -556,6 +609,16 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
     /// The merchant rules as given.
     pub fn rules(&self) -> &Rules {
         &self.source_rules
+    }
+
+    /// The strategies, in order.
+    pub fn strategies(&self) -> &[Arc<dyn Strategy<C>>] {
+        &self.strategies
+    }
+
+    /// The scorer.
+    pub fn scorer(&self) -> &Arc<dyn Scorer<C>> {
+        &self.scorer
     }
 
     /// The strategies' names, in order.
