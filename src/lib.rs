@@ -5,6 +5,8 @@
 pub mod error;
 pub mod id;
 pub mod product;
+#[cfg(feature = "serde")]
+pub mod spark;
 
 pub use error::{Error, Result, SkuContext};
 pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
