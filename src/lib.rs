@@ -16,6 +16,8 @@ pub mod product;
 pub mod recommend;
 pub mod relation;
 pub mod score;
+#[cfg(feature = "serde")]
+pub mod spark;
 pub mod strategy;
 pub mod topk;
 
