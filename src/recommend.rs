@@ -890,7 +890,9 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 candidate.score = f32::MIN;
             }
             if let Ok(i) = rules.boosts.binary_search_by_key(&p, |b| b.0) {
-                candidate.score *= rules.boosts[i].1;
+                // A large boost of a large score saturates rather than
+                // overflowing to a non-finite score.
+                candidate.score = (candidate.score * rules.boosts[i].1).clamp(f32::MIN, f32::MAX);
             }
             // Merchant-wide pins first (in their order), then pinned links.
             let pin = match rules.pins.binary_search_by_key(&p, |b| b.0) {

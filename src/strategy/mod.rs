@@ -328,7 +328,10 @@ impl Candidates {
         }
         let strategy = self.strategy;
         let Some(c) = self.entry(product) else { return };
-        c.cross_weight += weight;
+        // Saturate: each weight may be as large as f32::MAX, and an
+        // infinite sum would leave the scorer a non-finite relevance, which
+        // the engine ranks last.
+        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
         c.support = c.support.saturating_add(1);
         c.pinned |= meta.pinned;
         if c.support == 1 || quantity > c.quantity {
