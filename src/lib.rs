@@ -35,14 +35,14 @@ pub use graph::{
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use product::{Money, Product};
 pub use recommend::{
-    Engine, EngineBuilder, Kinds, Recommendations, Recommender, Request, Rules, Scratch,
+    Engine, EngineBuilder, Kinds, Placement, Recommendations, Recommender, Request, Rules, Scratch,
     Suggestion, SuggestionView, DEFAULT_LIMIT,
 };
 pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
 pub use strategy::{
     Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
-    Strategy, Upsell, UpsellConfig, Via,
+    Similar, Strategy, Upsell, UpsellConfig, Via,
 };
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves
