@@ -36,7 +36,11 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { orders: orders.ok_or("--orders FILE.csv is required")?, k, json })
+    Ok(Args {
+        orders: orders.ok_or("--orders FILE.csv is required")?,
+        k,
+        json,
+    })
 }
 
 fn main() -> ExitCode {
@@ -65,7 +69,11 @@ fn run(args: &Args) -> cartwise::Result<()> {
     let threads = cartwise::cooc::default_threads();
     let mut rows: Vec<MethodReport> = Vec::new();
     rows.push(eval.run("popularity", |t| Ok(Popularity::fit(t)))?);
-    for sim in [Similarity::Jaccard, Similarity::Conditional, Similarity::Lift] {
+    for sim in [
+        Similarity::Jaccard,
+        Similarity::Conditional,
+        Similarity::Lift,
+    ] {
         rows.push(eval.run(sim.name(), |t| CoOccurrence::fit(t, sim, threads))?);
     }
     let dataset = std::path::Path::new(&args.orders)
@@ -73,10 +81,23 @@ fn run(args: &Args) -> cartwise::Result<()> {
         .and_then(|p| p.file_name())
         .map_or_else(|| args.orders.clone(), |s| s.to_string_lossy().into_owned());
     if args.json {
-        println!("{{\"dataset\":{:?},\"cases\":{},\"methods\":[", dataset, eval.n_cases());
+        println!(
+            "{{\"dataset\":{:?},\"cases\":{},\"methods\":[",
+            dataset,
+            eval.n_cases()
+        );
     } else {
-        println!("{dataset}: {} orders ({} train), {} cases, k = {}", log.len(), eval.train().len(), eval.n_cases(), args.k);
-        println!("{:<28} {:>9} {:>9} {:>9} {:>10} {:>10}", "method", "HR@k", "MRR@k", "coverage", "fit s", "µs/cart");
+        println!(
+            "{dataset}: {} orders ({} train), {} cases, k = {}",
+            log.len(),
+            eval.train().len(),
+            eval.n_cases(),
+            args.k
+        );
+        println!(
+            "{:<28} {:>9} {:>9} {:>9} {:>10} {:>10}",
+            "method", "HR@k", "MRR@k", "coverage", "fit s", "µs/cart"
+        );
     }
     for r in &rows {
         println!(

@@ -113,7 +113,9 @@ pub enum Error {
         sku: String,
     },
     /// A tier was given for a product that has no family.
-    #[error("product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family")]
+    #[error(
+        "product {sku:?} has tier {tier} but no family; a tier ranks a product inside its family"
+    )]
     TierWithoutFamily {
         /// The product.
         sku: String,
@@ -205,7 +207,9 @@ pub enum Error {
         reason: String,
     },
     /// A snapshot written by another format version.
-    #[error("snapshot format version {found} is not supported (this build reads version {expected})")]
+    #[error(
+        "snapshot format version {found} is not supported (this build reads version {expected})"
+    )]
     SnapshotVersion {
         /// The version this build reads.
         expected: u32,
@@ -227,6 +231,19 @@ pub enum Error {
         context: &'static str,
         /// The largest representable amount.
         max: u64,
+    },
+    /// An error in one element of a JSON file, with where it is.
+    #[error("{location} at line {line}, column {column}: {source}")]
+    Located {
+        /// The element, e.g. `products[17]`.
+        location: String,
+        /// 1-based line where the element starts.
+        line: usize,
+        /// 1-based column where the element starts.
+        column: usize,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
     },
     /// A date range whose end is before its start.
     #[error("invalid date range {start}..={end}")]

@@ -1,22 +1,57 @@
-#![doc = "cartwise: cross-sell and upsell recommendations."]
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
+pub mod cart;
+pub mod catalog;
+#[cfg(feature = "serde")]
+pub mod catalog_json;
 pub mod cooc;
+pub mod date;
 pub mod error;
 pub mod eval;
+pub mod explain;
+pub mod graph;
 pub mod id;
 pub mod orders;
 pub mod product;
+pub mod recommend;
+pub mod relation;
+pub mod score;
+#[cfg(feature = "serde")]
+pub mod spark;
+pub mod strategy;
+pub mod topk;
 
+pub use bundle::{
+    frequently_bought_together, Bundle, BundleOffer, BundleSpec, Bundles, TogetherSet,
+};
+pub use cart::{Cart, CartLine, InlineCart, INLINE_LINES};
+pub use catalog::{Catalog, CatalogBuilder, InMemoryCatalog, ProductRef};
 pub use cooc::CoCounts;
+pub use date::Day;
 pub use error::{Error, Result, SkuContext};
-pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
+pub use explain::{Reason, ReasonDisplay};
+pub use graph::{
+    CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
+};
+pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use orders::{
     LoadReport, OnMalformed, OrderLog, OrderLogBuilder, Orders, OrdersView, ReadOptions,
     MAX_ITEMS_PER_ORDER,
 };
 pub use product::{Money, Product};
+pub use recommend::{
+    Engine, EngineBuilder, Kinds, Placement, Recommendations, Recommender, Request, Rules, Scratch,
+    Suggestion, SuggestionView, DEFAULT_LIMIT,
+};
+pub use relation::{RelationId, RelationType, Symmetry};
+pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
+pub use strategy::{
+    Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
+    Similar, Strategy, Upsell, UpsellConfig, Via,
+};
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves
 /// room for sentinels).

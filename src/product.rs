@@ -5,6 +5,7 @@
 //! product is read back through [`ProductRef`](crate::ProductRef), a view
 //! over the catalog's flat arrays.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An amount of money in integer minor units (cents for EUR or USD).
@@ -82,25 +83,54 @@ pub struct Product {
     /// Category name, e.g. `"phones"`.
     pub category: String,
     /// Product line, e.g. `"Phone 15"`; members of a family form a tier ladder.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub family: Option<String>,
     /// Rank inside the family: higher is better (good = 1, better = 2, best = 3).
     /// Requires `family`. A family member without a tier gets tier 0.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub tier: Option<u32>,
     /// Features, e.g. `["5g", "oled"]`; an upgrade may be required to keep them all.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub features: Vec<String>,
     /// Units in stock; `None` means stock is not tracked (always available).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub stock: Option<u32>,
     /// Unit cost in minor units, for margin; `None` when unknown.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub cost: Option<Money>,
     /// A popularity signal (units sold recently, say); higher is more popular.
     /// Used by the default scorer and to order category-rule candidates.
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
     pub popularity: u32,
+    /// The variant group this product belongs to (a parent key such as
+    /// `"TEE-CLASSIC"`); products sharing it are variants of one another
+    /// (sizes, colours). Never suggested beside a sibling in the cart.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub variant_of: Option<String>,
+    /// Variant attributes, e.g. `{"size": "M", "colour": "red"}`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "BTreeMap::is_empty")
+    )]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[cfg(feature = "serde")]
@@ -127,6 +157,8 @@ impl Product {
             stock: None,
             cost: None,
             popularity: 0,
+            variant_of: None,
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -156,6 +188,18 @@ impl Product {
     /// Sets the unit cost.
     pub fn with_cost(mut self, cost: Money) -> Self {
         self.cost = Some(cost);
+        self
+    }
+
+    /// Makes the product a variant in the group `parent`.
+    pub fn variant_of(mut self, parent: impl Into<String>) -> Self {
+        self.variant_of = Some(parent.into());
+        self
+    }
+
+    /// Sets a variant attribute such as size or colour.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(key.into(), value.into());
         self
     }
 

@@ -1,0 +1,1265 @@
+//! Requests, the engine, and what it returns.
+//!
+//! [`Engine`] holds a catalog, the strategies that propose candidates, the
+//! scorer that ranks them, and the merchant's [`Rules`]. It is immutable
+//! while serving: every method takes `&self`, so one engine behind an `Arc`
+//! serves every thread. Per-call state lives in a [`Scratch`].
+//!
+//! Two entry points:
+//! * [`Recommender::recommend`]: convenient; returns owned
+//!   [`Recommendations`] and reuses a per-thread scratch.
+//! * [`Engine::recommend_with`]: takes your `&mut Scratch` and returns a
+//!   slice into it. After the first calls have grown its buffers it does not
+//!   touch the heap at all, which is what a request path on every core
+//!   wants (no allocator contention, no latency spikes).
+//!
+//! One call does, in order: validate the request and the cart (merging
+//! repeated products), run the strategies for the requested kinds, drop
+//! candidates that are in the cart, unavailable, over the budget or
+//! excluded, score the rest, apply boosts and pins, and select the best
+//! `limit` under the per-category cap. Ties in score are broken by product
+//! id, that is by SKU, so the same input always gives the same output.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::bundle::{BundleOffer, Bundles};
+use crate::cart::{Cart, CartLine};
+use crate::catalog::{Catalog, InMemoryCatalog};
+use crate::date::Day;
+use crate::error::{Error, Result, SkuContext};
+use crate::explain::{sorted_difference_counts, Reason, ReasonDisplay};
+use crate::id::{CategoryId, ProductId, VariantGroupId};
+use crate::product::Money;
+use crate::score::{DefaultScorer, Scorer};
+use crate::strategy::{Candidate, Candidates, Context, Evidence, Kind, Strategy};
+use crate::topk;
+
+/// Which kinds of suggestion a request wants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Kinds {
+    /// Cross-sells and upsells (default).
+    #[default]
+    Both,
+    /// Only cross-sells.
+    CrossSell,
+    /// Only upsells.
+    Upsell,
+}
+
+impl Kinds {
+    /// Whether `kind` is wanted.
+    #[inline]
+    pub fn includes(self, kind: Kind) -> bool {
+        matches!(
+            (self, kind),
+            (Kinds::Both, _) | (Kinds::CrossSell, Kind::CrossSell) | (Kinds::Upsell, Kind::Upsell)
+        )
+    }
+}
+
+/// The default number of suggestions.
+pub const DEFAULT_LIMIT: usize = 5;
+
+/// What one call asks for.
+///
+/// ```
+/// use cartwise::{Kinds, Money, Request};
+/// let req = Request::new().limit(4).kinds(Kinds::CrossSell).budget(Money(50_00)).exclude_sku("GIFT-CARD");
+/// assert_eq!(req.limit_value(), 4);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Request {
+    /// How many suggestions, 1 to [`MAX_LIMIT`](crate::MAX_LIMIT). Default 5.
+    pub limit: usize,
+    /// Which kinds. Default both.
+    pub kinds: Kinds,
+    /// No suggestion may cost more than this (its full price).
+    pub budget: Option<Money>,
+    /// SKUs never to suggest in this call. Unknown SKUs are ignored (a
+    /// product may have left the catalog since the page was built).
+    pub exclude_skus: Vec<String>,
+    /// Categories never to suggest from in this call; unknown names are ignored.
+    pub exclude_categories: Vec<String>,
+    /// At most this many suggestions per category in this call; overrides
+    /// the engine's [`Rules::max_per_category`].
+    pub max_per_category: Option<u32>,
+    /// Product ids never to suggest in this call (used by placements to
+    /// keep one page free of repeats).
+    pub exclude: Vec<ProductId>,
+    /// The day of the request, for links and rules limited to a date range.
+    /// Without it, dated links do not fire (cartwise never reads the clock).
+    pub date: Option<Day>,
+    /// The customer's segments (string tags such as `"b2b"` or `"vip"`),
+    /// for links and rules limited to segments.
+    pub segments: Vec<String>,
+    /// SKUs the customer bought before. Products from repurchasable
+    /// categories, or reached by a repurchasable relation (consumables),
+    /// may be suggested again; other products already bought are not.
+    /// Unknown SKUs are ignored.
+    pub purchased: Vec<String>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            limit: DEFAULT_LIMIT,
+            kinds: Kinds::Both,
+            budget: None,
+            exclude_skus: Vec::new(),
+            exclude_categories: Vec::new(),
+            max_per_category: None,
+            exclude: Vec::new(),
+            date: None,
+            segments: Vec::new(),
+            purchased: Vec::new(),
+        }
+    }
+}
+
+impl Request {
+    /// The default request: 5 suggestions of both kinds.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the number of suggestions (checked at call time).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+    /// The number of suggestions asked for.
+    pub fn limit_value(&self) -> usize {
+        self.limit
+    }
+    /// Sets the kinds.
+    pub fn kinds(mut self, kinds: Kinds) -> Self {
+        self.kinds = kinds;
+        self
+    }
+    /// Sets the budget.
+    pub fn budget(mut self, budget: Money) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+    /// Excludes a SKU.
+    pub fn exclude_sku(mut self, sku: impl Into<String>) -> Self {
+        self.exclude_skus.push(sku.into());
+        self
+    }
+    /// Excludes a category.
+    pub fn exclude_category(mut self, category: impl Into<String>) -> Self {
+        self.exclude_categories.push(category.into());
+        self
+    }
+    /// Caps suggestions per category.
+    pub fn max_per_category(mut self, max: u32) -> Self {
+        self.max_per_category = Some(max);
+        self
+    }
+    /// Excludes a product by id.
+    pub fn exclude_product(mut self, product: ProductId) -> Self {
+        self.exclude.push(product);
+        self
+    }
+    /// Sets the day of the request.
+    pub fn on(mut self, day: Day) -> Self {
+        self.date = Some(day);
+        self
+    }
+    /// Adds a customer segment.
+    pub fn segment(mut self, segment: impl Into<String>) -> Self {
+        self.segments.push(segment.into());
+        self
+    }
+    /// Adds a SKU the customer bought before.
+    pub fn purchased(mut self, sku: impl Into<String>) -> Self {
+        self.purchased.push(sku.into());
+        self
+    }
+}
+
+/// One suggestion.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Suggestion {
+    /// The suggested product.
+    pub product: ProductId,
+    /// Cross-sell or upsell.
+    pub kind: Kind,
+    /// Its score (higher is better; finite).
+    pub score: f32,
+    /// Units to suggest: 1, or what a quantity-aware link calls for minus
+    /// what the cart holds.
+    pub quantity: u32,
+    /// Why, with the evidence.
+    pub reason: Reason,
+}
+
+/// The suggestions of one call, best first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recommendations {
+    /// The engine version that answered ([`EngineBuilder::version`]).
+    pub version: u64,
+    /// The suggestions, best first, at most `limit`.
+    pub suggestions: Vec<Suggestion>,
+}
+
+impl Recommendations {
+    /// Number of suggestions.
+    pub fn len(&self) -> usize {
+        self.suggestions.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.suggestions.is_empty()
+    }
+    /// Iterates over the suggestions.
+    pub fn iter(&self) -> std::slice::Iter<'_, Suggestion> {
+        self.suggestions.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Recommendations {
+    type Item = &'a Suggestion;
+    type IntoIter = std::slice::Iter<'a, Suggestion>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.suggestions.iter()
+    }
+}
+
+/// A suggestion rendered with names, ready for a template or JSON.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SuggestionView {
+    /// SKU.
+    pub sku: String,
+    /// Product name.
+    pub name: String,
+    /// `cross_sell` or `upsell`.
+    pub kind: Kind,
+    /// Price in minor units.
+    pub price: Money,
+    /// Score.
+    pub score: f32,
+    /// The reason as text.
+    pub reason: String,
+    /// For an upsell, the SKU of the cart product it replaces.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub replaces: Option<String>,
+    /// For an upsell, the price difference in minor units.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub price_delta: Option<i64>,
+    /// Units suggested.
+    pub quantity: u32,
+}
+
+/// Something that answers carts with suggestions. Object-safe.
+pub trait Recommender {
+    /// Suggestions for `cart`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLimit`] for a limit of 0 or above
+    /// [`MAX_LIMIT`](crate::MAX_LIMIT); [`Error::UnknownSku`] or
+    /// [`Error::ZeroQuantity`] for a bad cart line.
+    fn recommend(&self, cart: &dyn Cart, request: &Request) -> Result<Recommendations>;
+}
+
+/// Merchant-wide business rules, by SKU and category name; resolved and
+/// checked when the engine is built.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Rules {
+    /// SKUs never suggested (gift cards, discontinued lines).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub exclude_skus: Vec<String>,
+    /// Categories never suggested from.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub exclude_categories: Vec<String>,
+    /// At most this many suggestions per category, unless a request says otherwise.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub max_per_category: Option<u32>,
+    /// Score multipliers per SKU (finite, `>= 0`; 2.0 doubles, 0.5 halves).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub boosts: Vec<(String, f32)>,
+    /// SKUs that, whenever they are candidates for a cart, rank above all
+    /// others, in this order. A pin does not make a product a candidate: an
+    /// unrelated product is still not shown.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pins: Vec<String>,
+}
+
+impl Rules {
+    /// No rules.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Never suggest a SKU.
+    pub fn exclude_sku(mut self, sku: impl Into<String>) -> Self {
+        self.exclude_skus.push(sku.into());
+        self
+    }
+    /// Never suggest from a category.
+    pub fn exclude_category(mut self, category: impl Into<String>) -> Self {
+        self.exclude_categories.push(category.into());
+        self
+    }
+    /// At most `max` suggestions per category.
+    pub fn max_per_category(mut self, max: u32) -> Self {
+        self.max_per_category = Some(max);
+        self
+    }
+    /// Multiply a SKU's score by `factor`.
+    pub fn boost(mut self, sku: impl Into<String>, factor: f32) -> Self {
+        self.boosts.push((sku.into(), factor));
+        self
+    }
+    /// Rank a SKU first whenever it is a candidate.
+    pub fn pin(mut self, sku: impl Into<String>) -> Self {
+        self.pins.push(sku.into());
+        self
+    }
+}
+
+/// [`Rules`] resolved to ids.
+#[derive(Clone, Debug, Default)]
+struct ResolvedRules {
+    excluded: Vec<ProductId>,
+    excluded_categories: Vec<CategoryId>,
+    max_per_category: Option<u32>,
+    boosts: Vec<(ProductId, f32)>,
+    /// `pin_rank[i]` for pinned product `pins[i]`; sorted by product.
+    pins: Vec<(ProductId, u32)>,
+}
+
+impl ResolvedRules {
+    fn resolve<C: Catalog + ?Sized>(catalog: &C, rules: &Rules) -> Result<Self> {
+        let id = |sku: &str| {
+            catalog.id(sku).ok_or_else(|| Error::UnknownSku {
+                sku: sku.to_owned(),
+                context: SkuContext::Rule,
+            })
+        };
+        let mut excluded = rules
+            .exclude_skus
+            .iter()
+            .map(|s| id(s))
+            .collect::<Result<Vec<_>>>()?;
+        excluded.sort_unstable();
+        excluded.dedup();
+        let mut excluded_categories = rules
+            .exclude_categories
+            .iter()
+            .map(|c| {
+                catalog
+                    .category_id(c)
+                    .ok_or_else(|| Error::UnknownCategory {
+                        category: c.clone(),
+                        context: "rules",
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        excluded_categories.sort_unstable();
+        excluded_categories.dedup();
+        if rules.max_per_category == Some(0) {
+            return Err(Error::InvalidConfig {
+                field: "max_per_category",
+                value: "0".into(),
+                hint: "at least 1; exclude the category instead",
+            });
+        }
+        let mut boosts = Vec::new();
+        for (sku, factor) in &rules.boosts {
+            if !(factor.is_finite() && *factor >= 0.0) {
+                return Err(Error::InvalidWeight {
+                    from: "boost".into(),
+                    to: sku.clone(),
+                    weight: f64::from(*factor),
+                });
+            }
+            boosts.push((id(sku)?, *factor));
+        }
+        boosts.sort_by_key(|b| b.0);
+        boosts.dedup_by_key(|b| b.0);
+        let mut pins = Vec::new();
+        for (rank, sku) in rules.pins.iter().enumerate() {
+            pins.push((id(sku)?, rank as u32));
+        }
+        pins.sort_by_key(|p| p.0);
+        pins.dedup_by_key(|p| p.0);
+        Ok(ResolvedRules {
+            excluded,
+            excluded_categories,
+            max_per_category: rules.max_per_category,
+            boosts,
+            pins,
+        })
+    }
+}
+
+/// Reusable per-call buffers; see [`Engine::recommend_with`].
+///
+/// One scratch serves any engine (it resizes to the catalog on first use),
+/// but not two calls at once: keep one per thread.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    cart: Vec<CartLine>,
+    cart_sorted: Vec<ProductId>,
+    merge: Vec<(ProductId, u32, u32)>,
+    cart_categories: Vec<CategoryId>,
+    cart_groups: Vec<VariantGroupId>,
+    excluded: Vec<ProductId>,
+    excluded_categories: Vec<CategoryId>,
+    purchased: Vec<ProductId>,
+    candidates: Candidates,
+    batch: Vec<Candidate>,
+    pool: Vec<Ranked>,
+    picked: Vec<usize>,
+    category_counts: Vec<(CategoryId, u32)>,
+    out: Vec<Suggestion>,
+}
+
+impl Scratch {
+    /// Empty buffers; they grow on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A candidate with its rank key.
+#[derive(Clone, Copy, Debug)]
+struct Ranked {
+    /// Pin order; `u32::MAX` when not pinned.
+    pin: u32,
+    category: CategoryId,
+    candidate: Candidate,
+}
+
+fn rank_order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    a.pin
+        .cmp(&b.pin)
+        .then(b.candidate.score.total_cmp(&a.candidate.score))
+        .then(a.candidate.product.cmp(&b.candidate.product))
+}
+
+/// The recommender: catalog, strategies, scorer and rules.
+///
+/// ```
+/// use cartwise::{Catalog, CatalogBuilder, ComplementGraph, CategoryRules, Engine, InlineCart,
+///                Money, Product, Recommender, Request};
+/// let mut b = CatalogBuilder::new();
+/// b.add(Product::new("PH", "Phone", Money(50_000), "phones"))?;
+/// b.add(Product::new("CASE", "Case", Money(2_000), "cases"))?;
+/// let catalog = b.build()?;
+/// let mut g = ComplementGraph::builder(&catalog);
+/// g.add("PH", "CASE", 0.9)?;
+/// let graph = g.build()?;
+/// let engine = Engine::standard(catalog, graph, CategoryRules::default())?;
+/// let cart = InlineCart::from_skus(engine.catalog(), [("PH", 1)])?;
+/// let recs = engine.recommend(&cart, &Request::new())?;
+/// assert_eq!(engine.catalog().sku(recs.suggestions[0].product), "CASE");
+/// # Ok::<(), cartwise::Error>(())
+/// ```
+///
+/// Cloning is cheap: the catalog, strategies and scorer are shared.
+#[derive(Debug)]
+pub struct Engine<C: Catalog + ?Sized = InMemoryCatalog> {
+    catalog: Arc<C>,
+    strategies: Vec<Arc<dyn Strategy<C>>>,
+    scorer: Arc<dyn Scorer<C>>,
+    rules: ResolvedRules,
+    source_rules: Rules,
+    bundles: Arc<Bundles>,
+    version: u64,
+}
+
+impl<C: Catalog + ?Sized> Clone for Engine<C> {
+    fn clone(&self) -> Self {
+        Engine {
+            catalog: Arc::clone(&self.catalog),
+            strategies: self.strategies.clone(),
+            scorer: Arc::clone(&self.scorer),
+            rules: self.rules.clone(),
+            source_rules: self.source_rules.clone(),
+            bundles: Arc::clone(&self.bundles),
+            version: self.version,
+        }
+    }
+}
+
+/// Builder for an [`Engine`].
+#[derive(Debug)]
+pub struct EngineBuilder<C: Catalog + ?Sized = InMemoryCatalog> {
+    catalog: Arc<C>,
+    strategies: Vec<Arc<dyn Strategy<C>>>,
+    scorer: Option<Arc<dyn Scorer<C>>>,
+    rules: Rules,
+    bundles: Bundles,
+    version: u64,
+}
+
+impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
+    /// Adds a strategy; strategies run in the order added, which is also
+    /// the order in which equal evidence is credited.
+    pub fn strategy<S: Strategy<C> + 'static>(mut self, strategy: S) -> Self {
+        self.strategies.push(Arc::new(strategy));
+        self
+    }
+
+    /// Adds a shared strategy (one instance may serve several engines).
+    pub fn shared_strategy(mut self, strategy: Arc<dyn Strategy<C>>) -> Self {
+        self.strategies.push(strategy);
+        self
+    }
+
+    /// Sets the scorer (default [`DefaultScorer`]).
+    pub fn scorer<S: Scorer<C> + 'static>(mut self, scorer: S) -> Self {
+        self.scorer = Some(Arc::new(scorer));
+        self
+    }
+
+    /// Sets a shared scorer.
+    pub fn shared_scorer(mut self, scorer: Arc<dyn Scorer<C>>) -> Self {
+        self.scorer = Some(scorer);
+        self
+    }
+
+    /// Sets the merchant's rules.
+    pub fn rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Sets the merchant's bundles (validated against the catalog with
+    /// [`Bundles::from_specs`]).
+    pub fn bundles(mut self, bundles: Bundles) -> Self {
+        self.bundles = bundles;
+        self
+    }
+
+    /// Sets the version stamp carried by every answer (default 0).
+    pub fn version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Builds the engine.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSku`] or [`Error::UnknownCategory`] for a rule naming
+    /// something the catalog lacks; [`Error::InvalidWeight`] for a bad
+    /// boost; [`Error::InvalidConfig`] for a zero per-category cap or no
+    /// strategy at all.
+    pub fn build(self) -> Result<Engine<C>> {
+        if self.strategies.is_empty() {
+            return Err(Error::InvalidConfig {
+                field: "strategies",
+                value: "[]".into(),
+                hint: "add at least one strategy",
+            });
+        }
+        let rules = ResolvedRules::resolve(&*self.catalog, &self.rules)?;
+        Ok(Engine {
+            catalog: self.catalog,
+            strategies: self.strategies,
+            scorer: self
+                .scorer
+                .unwrap_or_else(|| Arc::new(DefaultScorer::default())),
+            rules,
+            source_rules: self.rules,
+            bundles: Arc::new(self.bundles),
+            version: self.version,
+        })
+    }
+}
+
+impl Engine<InMemoryCatalog> {
+    /// The usual engine: [`CrossSell`](crate::CrossSell) over `graph` and
+    /// `rules`, then [`Upsell`](crate::Upsell) with its defaults, ranked by
+    /// [`DefaultScorer`].
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] when the graph was built for a catalog of another size.
+    pub fn standard(
+        catalog: InMemoryCatalog,
+        graph: crate::ComplementGraph,
+        rules: crate::CategoryRules,
+    ) -> Result<Self> {
+        graph.validate(catalog.len())?;
+        graph.validate_relations(&catalog)?;
+        rules.validate(catalog.category_count())?;
+        Engine::builder(catalog)
+            .strategy(crate::CrossSell::new(Arc::new(graph), Arc::new(rules)))
+            .strategy(crate::Upsell::default())
+            .build()
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+impl<C: Catalog + ?Sized + 'static> Engine<C> {
+    /// A builder over a catalog.
+    pub fn builder(catalog: impl Into<Arc<C>>) -> EngineBuilder<C> {
+        EngineBuilder {
+            catalog: catalog.into(),
+            strategies: Vec::new(),
+            scorer: None,
+            rules: Rules::default(),
+            bundles: Bundles::default(),
+            version: 0,
+        }
+    }
+
+    /// The same engine over another version of its catalog (after a stock
+    /// or price change, say), with a new version stamp. Strategies and the
+    /// scorer are shared, not copied; the rules are resolved again.
+    ///
+    /// The new catalog must have the same products with the same ids
+    /// (what [`InMemoryCatalog::with_stock`] and
+    /// [`InMemoryCatalog::with_price`] produce): the strategies' graphs are
+    /// indexed by id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the product count differs; as
+    /// [`EngineBuilder::build`] for the rules. `self` is untouched.
+    pub fn with_catalog(&self, catalog: impl Into<Arc<C>>, version: u64) -> Result<Self> {
+        let catalog = catalog.into();
+        if catalog.len() != self.catalog.len() {
+            return Err(Error::InvalidConfig {
+                field: "catalog",
+                value: format!("{} products", catalog.len()),
+                hint: "with_catalog keeps ids; rebuild the engine for a catalog of another size",
+            });
+        }
+        let rules = ResolvedRules::resolve(&*catalog, &self.source_rules)?;
+        Ok(Engine {
+            catalog,
+            strategies: self.strategies.clone(),
+            scorer: Arc::clone(&self.scorer),
+            rules,
+            source_rules: self.source_rules.clone(),
+            bundles: Arc::clone(&self.bundles),
+            version,
+        })
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &C {
+        &self.catalog
+    }
+
+    /// The catalog's shared handle.
+    pub fn catalog_arc(&self) -> &Arc<C> {
+        &self.catalog
+    }
+
+    /// The version stamp.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The merchant rules as given.
+    pub fn rules(&self) -> &Rules {
+        &self.source_rules
+    }
+
+    /// The strategies, in order.
+    pub fn strategies(&self) -> &[Arc<dyn Strategy<C>>] {
+        &self.strategies
+    }
+
+    /// The scorer.
+    pub fn scorer(&self) -> &Arc<dyn Scorer<C>> {
+        &self.scorer
+    }
+
+    /// The strategies' names, in order.
+    pub fn strategy_names(&self) -> impl Iterator<Item = &str> {
+        self.strategies.iter().map(|s| s.name())
+    }
+
+    /// Renders a suggestion's reason, naming custom strategies.
+    pub fn explain<'a>(&'a self, suggestion: &'a Suggestion) -> ReasonDisplay<'a, C> {
+        let d = suggestion
+            .reason
+            .display(&*self.catalog, suggestion.product);
+        match suggestion.reason {
+            Reason::Complements { strategy, .. } => {
+                match self.strategies.get(usize::from(strategy)) {
+                    Some(s) => d.with_strategy_name(s.name()),
+                    None => d,
+                }
+            }
+            Reason::Upgrade { .. } => d,
+        }
+    }
+
+    /// A suggestion with names, price and reason text.
+    pub fn view(&self, suggestion: &Suggestion) -> SuggestionView {
+        let cat = &*self.catalog;
+        let (replaces, price_delta) = match suggestion.reason {
+            Reason::Upgrade {
+                replaces,
+                price_delta,
+                ..
+            } => (Some(cat.sku(replaces).to_owned()), Some(price_delta)),
+            Reason::Complements { .. } => (None, None),
+        };
+        SuggestionView {
+            sku: cat.sku(suggestion.product).to_owned(),
+            name: cat.name(suggestion.product).to_owned(),
+            kind: suggestion.kind,
+            price: cat.price(suggestion.product),
+            score: suggestion.score,
+            reason: self.explain(suggestion).to_string(),
+            replaces,
+            price_delta,
+            quantity: suggestion.quantity,
+        }
+    }
+
+    /// Suggestions for `cart`, using caller-owned buffers.
+    ///
+    /// This exists beside [`Recommender::recommend`] for hot request paths:
+    /// keep one [`Scratch`] per thread, and after a few calls have grown it
+    /// this method makes no heap allocation. The returned slice borrows the
+    /// scratch until the next call.
+    ///
+    /// Runs in O(cart lines × average degree + candidates + limit × log limit).
+    ///
+    /// # Errors
+    /// As [`Recommender::recommend`]; on error the scratch holds no answer.
+    pub fn recommend_with<'s>(
+        &self,
+        scratch: &'s mut Scratch,
+        cart: &dyn Cart,
+        request: &Request,
+    ) -> Result<&'s [Suggestion]> {
+        scratch.out.clear();
+        let catalog = &*self.catalog;
+        let n = catalog.len();
+        if request.limit == 0 || request.limit > crate::MAX_LIMIT {
+            return Err(Error::InvalidLimit {
+                limit: request.limit,
+                max: crate::MAX_LIMIT,
+            });
+        }
+        self.load_cart(scratch, cart)?;
+
+        // Per-request exclusions; unknown names are ignored (documented on Request).
+        scratch.excluded.clear();
+        scratch
+            .excluded
+            .extend(request.exclude_skus.iter().filter_map(|s| catalog.id(s)));
+        scratch
+            .excluded
+            .extend(request.exclude.iter().copied().filter(|p| p.index() < n));
+        scratch.excluded.sort_unstable();
+        scratch.excluded_categories.clear();
+        scratch.excluded_categories.extend(
+            request
+                .exclude_categories
+                .iter()
+                .filter_map(|c| catalog.category_id(c)),
+        );
+        scratch.excluded_categories.sort_unstable();
+        scratch.purchased.clear();
+        scratch
+            .purchased
+            .extend(request.purchased.iter().filter_map(|s| catalog.id(s)));
+        scratch.purchased.sort_unstable();
+
+        let Scratch {
+            cart: cart_lines,
+            cart_sorted,
+            cart_categories,
+            cart_groups,
+            excluded,
+            excluded_categories,
+            purchased,
+            candidates,
+            batch,
+            pool,
+            picked,
+            category_counts,
+            out,
+            ..
+        } = scratch;
+        let ctx = Context {
+            catalog,
+            cart: cart_lines,
+            request,
+            cart_categories,
+        };
+
+        candidates.reset(n);
+        for (i, s) in self.strategies.iter().enumerate() {
+            if request.kinds.includes(s.kind()) {
+                candidates.set_strategy(i);
+                s.candidates(&ctx, candidates);
+            }
+        }
+
+        cart_groups.clear();
+        cart_groups.extend(
+            cart_lines
+                .iter()
+                .filter_map(|l| catalog.variant_group(l.product)),
+        );
+        cart_groups.sort_unstable();
+        cart_groups.dedup();
+
+        batch.clear();
+        let rules = &self.rules;
+        let mut substituted = false;
+        for c in candidates.as_slice() {
+            let mut c = *c;
+            if !request.kinds.includes(c.kind()) {
+                continue;
+            }
+            if let Some(group) = catalog.variant_group(c.product) {
+                // Never a sibling of a cart line; otherwise the best
+                // concrete variant for this cart.
+                if cart_groups.binary_search(&group).is_ok() {
+                    continue;
+                }
+                match pick_variant(catalog, cart_lines, cart_sorted, excluded, &c, group) {
+                    Some(v) => {
+                        substituted |= v != c.product;
+                        c.product = v;
+                    }
+                    None => continue,
+                }
+            }
+            let p = c.product;
+            if cart_sorted.binary_search(&p).is_ok() && !c.top_up {
+                continue;
+            }
+            match catalog.stock(p) {
+                Some(0) => continue,
+                Some(s) => c.quantity = c.quantity.clamp(1, s),
+                None => c.quantity = c.quantity.max(1),
+            }
+            if let Some(budget) = request.budget {
+                match catalog.price(p).checked_mul(c.quantity) {
+                    Some(cost) if cost <= budget => {}
+                    _ => continue,
+                }
+            }
+            if rules.excluded.binary_search(&p).is_ok() || excluded.binary_search(&p).is_ok() {
+                continue;
+            }
+            let category = catalog.category(p);
+            if rules.excluded_categories.binary_search(&category).is_ok()
+                || excluded_categories.binary_search(&category).is_ok()
+            {
+                continue;
+            }
+            if purchased.binary_search(&p).is_ok()
+                && !catalog.repurchasable(category)
+                && !repurchasable_relation(catalog, &c)
+            {
+                continue;
+            }
+            batch.push(c);
+        }
+        if substituted {
+            merge_duplicates(batch);
+        }
+        if batch.is_empty() {
+            return Ok(&out[..]);
+        }
+
+        // One dynamic call scores the whole batch.
+        self.scorer.score(&ctx, batch);
+        pool.clear();
+        for c in batch.iter() {
+            let p = c.product;
+            let mut candidate = *c;
+            if !candidate.score.is_finite() {
+                candidate.score = f32::MIN;
+            }
+            if let Ok(i) = rules.boosts.binary_search_by_key(&p, |b| b.0) {
+                // A large boost of a large score saturates rather than
+                // overflowing to a non-finite score.
+                candidate.score = (candidate.score * rules.boosts[i].1).clamp(f32::MIN, f32::MAX);
+            }
+            // Merchant-wide pins first (in their order), then pinned links.
+            let pin = match rules.pins.binary_search_by_key(&p, |b| b.0) {
+                Ok(i) => rules.pins[i].1,
+                Err(_) if candidate.pinned => u32::MAX - 1,
+                Err(_) => u32::MAX,
+            };
+            pool.push(Ranked {
+                pin,
+                category: catalog.category(p),
+                candidate,
+            });
+        }
+
+        let cap = request.max_per_category.or(rules.max_per_category);
+        match cap {
+            None => {
+                let head = topk::top_k_by(pool, request.limit, rank_order);
+                picked.clear();
+                picked.extend(0..head.len());
+            }
+            Some(cap) => {
+                let counts = RefCell::new(std::mem::take(category_counts));
+                topk::top_k_filtered(
+                    pool,
+                    request.limit,
+                    rank_order,
+                    |r| {
+                        let mut counts = counts.borrow_mut();
+                        match counts.iter_mut().find(|c| c.0 == r.category) {
+                            Some(c) if c.1 >= cap => false,
+                            Some(c) => {
+                                c.1 += 1;
+                                true
+                            }
+                            None => {
+                                counts.push((r.category, 1));
+                                true
+                            }
+                        }
+                    },
+                    || counts.borrow_mut().clear(),
+                    picked,
+                );
+                *category_counts = counts.into_inner();
+            }
+        }
+
+        for &i in picked.iter() {
+            let r = &pool[i];
+            out.push(Suggestion {
+                product: r.candidate.product,
+                kind: r.candidate.kind(),
+                score: r.candidate.score,
+                quantity: r.candidate.quantity,
+                reason: self.reason(cart_lines, &r.candidate),
+            });
+        }
+        Ok(&out[..])
+    }
+
+    /// Suggestions for several placements of one page (a product page's
+    /// "goes with", the cart drawer, checkout), each with its own limit and
+    /// kinds, never repeating a product across them. Placements are filled
+    /// in the order given, so put the most valuable first.
+    ///
+    /// # Errors
+    /// As [`Recommender::recommend`], for the first placement that fails.
+    pub fn recommend_placements(
+        &self,
+        cart: &dyn Cart,
+        request: &Request,
+        placements: &[Placement],
+    ) -> Result<Vec<Recommendations>> {
+        let mut scratch = Scratch::new();
+        let mut req = request.clone();
+        let mut out = Vec::with_capacity(placements.len());
+        for placement in placements {
+            req.limit = placement.limit;
+            req.kinds = placement.kinds;
+            let suggestions = self.recommend_with(&mut scratch, cart, &req)?.to_vec();
+            req.exclude.extend(suggestions.iter().map(|s| s.product));
+            out.push(Recommendations {
+                version: self.version,
+                suggestions,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Offers to complete the merchant's bundles that the cart holds part
+    /// of; see [`Bundles::offers`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownSku`] or [`Error::ZeroQuantity`] for a bad cart line.
+    pub fn bundle_offers(&self, cart: &dyn Cart) -> Result<Vec<BundleOffer>> {
+        let mut scratch = Scratch::new();
+        self.load_cart(&mut scratch, cart)?;
+        Ok(self.bundles.offers(&*self.catalog, &scratch.cart))
+    }
+
+    /// The merchant's bundles.
+    pub fn bundles(&self) -> &Bundles {
+        &self.bundles
+    }
+
+    /// Validates the cart and merges repeated products into `scratch.cart`,
+    /// keeping first-appearance order.
+    fn load_cart(&self, scratch: &mut Scratch, cart: &dyn Cart) -> Result<()> {
+        let catalog = &*self.catalog;
+        let n = catalog.len();
+        scratch.merge.clear();
+        for (pos, line) in cart.lines().iter().enumerate() {
+            if line.product.index() >= n {
+                return Err(Error::UnknownSku {
+                    sku: format!("#{}", line.product),
+                    context: SkuContext::Cart,
+                });
+            }
+            if line.quantity == 0 {
+                return Err(Error::ZeroQuantity {
+                    sku: catalog.sku(line.product).to_owned(),
+                });
+            }
+            scratch
+                .merge
+                .push((line.product, pos as u32, line.quantity));
+        }
+        // Merge duplicates in O(n log n): sort by product, fold runs into
+        // their first position, then restore cart order.
+        scratch.merge.sort_unstable_by_key(|m| (m.0, m.1));
+        scratch.merge.dedup_by(|later, first| {
+            if later.0 == first.0 {
+                first.2 = first.2.saturating_add(later.2);
+                true
+            } else {
+                false
+            }
+        });
+        scratch.cart_sorted.clear();
+        scratch
+            .cart_sorted
+            .extend(scratch.merge.iter().map(|m| m.0));
+        scratch.merge.sort_unstable_by_key(|m| m.1);
+        scratch.cart.clear();
+        scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {
+            product: m.0,
+            quantity: m.2,
+        }));
+        scratch.cart_categories.clear();
+        scratch
+            .cart_categories
+            .extend(scratch.cart.iter().map(|l| catalog.category(l.product)));
+        scratch.cart_categories.sort_unstable();
+        scratch.cart_categories.dedup();
+        Ok(())
+    }
+
+    /// Builds the reason for a winner.
+    fn reason(&self, cart: &[CartLine], c: &Candidate) -> Reason {
+        let catalog = &*self.catalog;
+        match c.evidence() {
+            Some(Evidence::Upgrade { line, replaces, .. }) => {
+                let old = catalog.price(replaces);
+                let new = catalog.price(c.product);
+                let price_delta = new.signed_diff(old);
+                let percent = (old.minor() > 0).then(|| {
+                    let p = i128::from(price_delta) * 100 / i128::from(old.minor());
+                    p.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+                });
+                let (lost, added) = sorted_difference_counts(
+                    catalog.features(replaces),
+                    catalog.features(c.product),
+                );
+                debug_assert!(usize::from(line) < cart.len());
+                Reason::Upgrade {
+                    replaces,
+                    line,
+                    price_delta,
+                    percent,
+                    features_added: u16::try_from(added).unwrap_or(u16::MAX),
+                    features_lost: u16::try_from(lost).unwrap_or(u16::MAX),
+                }
+            }
+            Some(Evidence::Complement {
+                source,
+                weight,
+                via,
+                relation,
+                strategy,
+            }) => Reason::Complements {
+                source,
+                weight,
+                total: c.cross_weight,
+                signals: c.support,
+                via,
+                relation,
+                strategy,
+            },
+            None => Reason::Complements {
+                source: cart.first().map_or(c.product, |l| l.product),
+                weight: 0.0,
+                total: 0.0,
+                signals: 0,
+                via: crate::Via::Custom,
+                relation: crate::RelationId::COMPLEMENT,
+                strategy: 0,
+            },
+        }
+    }
+}
+
+/// Whether the candidate's strongest link is of a repurchasable relation
+/// type (a consumable), so a past buyer may be offered it again.
+fn repurchasable_relation<C: Catalog + ?Sized>(catalog: &C, c: &Candidate) -> bool {
+    match c.best_complement {
+        Some(Evidence::Complement { relation, .. }) => {
+            catalog.relation(relation).is_some_and(|r| r.repurchasable)
+        }
+        _ => false,
+    }
+}
+
+/// The concrete variant of `group` to suggest for candidate `c`: available,
+/// not in the cart, not excluded; matching the cart's values of the
+/// catalog's matching attributes (taken from the candidate's anchor first,
+/// then from any cart line); then `c.product` itself; then the most popular;
+/// then the lowest id. `None` when no variant can be bought.
+fn pick_variant<C: Catalog + ?Sized>(
+    catalog: &C,
+    cart: &[CartLine],
+    cart_sorted: &[ProductId],
+    excluded: &[ProductId],
+    c: &Candidate,
+    group: VariantGroupId,
+) -> Option<ProductId> {
+    let keys = catalog.matching_attributes();
+    let anchor = c.anchor();
+    let desired = |key| {
+        anchor
+            .and_then(|a| catalog.attribute(a, key))
+            .or_else(|| cart.iter().find_map(|l| catalog.attribute(l.product, key)))
+    };
+    let eligible = |m: ProductId| {
+        catalog.available(m, 1)
+            && cart_sorted.binary_search(&m).is_err()
+            && excluded.binary_search(&m).is_err()
+    };
+    if keys.is_empty() && eligible(c.product) {
+        return Some(c.product);
+    }
+    let mut best: Option<(usize, bool, u32, ProductId)> = None;
+    for &m in catalog.variant_members(group) {
+        if !eligible(m) {
+            continue;
+        }
+        let matches = keys
+            .iter()
+            .filter(|&&k| desired(k).is_some_and(|v| catalog.attribute(m, k) == Some(v)))
+            .count();
+        let key = (matches, m == c.product, catalog.popularity(m), m);
+        let better = match best {
+            None => true,
+            Some(b) => (key.0, key.1, key.2)
+                .cmp(&(b.0, b.1, b.2))
+                .then(b.3.cmp(&key.3))
+                .is_gt(),
+        };
+        if better {
+            best = Some(key);
+        }
+    }
+    best.map(|b| b.3)
+}
+
+/// Merges candidates that name the same product (variants resolved to one
+/// concrete product), pooling their evidence. Leaves the batch sorted by id.
+fn merge_duplicates(batch: &mut Vec<Candidate>) {
+    batch.sort_by_key(|c| c.product);
+    batch.dedup_by(|later, first| {
+        if later.product != first.product {
+            return false;
+        }
+        first.cross_weight += later.cross_weight;
+        first.support = first.support.saturating_add(later.support);
+        first.pinned |= later.pinned;
+        first.quantity = first.quantity.max(later.quantity);
+        first.top_up &= later.top_up;
+        let stronger = match (first.best_complement, later.best_complement) {
+            (
+                Some(Evidence::Complement { weight: a, .. }),
+                Some(Evidence::Complement { weight: b, .. }),
+            ) => b > a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if stronger {
+            first.best_complement = later.best_complement;
+        }
+        if later.upgrade_fit > first.upgrade_fit
+            || first.upgrade.is_none() && later.upgrade.is_some()
+        {
+            first.upgrade = later.upgrade;
+            first.upgrade_fit = later.upgrade_fit;
+        }
+        true
+    });
+}
+
+/// A slot on a page that shows suggestions: its name, how many, which kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Placement {
+    /// A name for logs and templates, e.g. `"product_page"`.
+    pub name: String,
+    /// How many suggestions.
+    pub limit: usize,
+    /// Which kinds.
+    pub kinds: Kinds,
+}
+
+impl Placement {
+    /// A placement.
+    pub fn new(name: impl Into<String>, limit: usize, kinds: Kinds) -> Self {
+        Placement {
+            name: name.into(),
+            limit,
+            kinds,
+        }
+    }
+    /// A product page: 6 suggestions of both kinds.
+    pub fn product_page() -> Self {
+        Self::new("product_page", 6, Kinds::Both)
+    }
+    /// The cart: 4 cross-sells.
+    pub fn cart() -> Self {
+        Self::new("cart", 4, Kinds::CrossSell)
+    }
+    /// Checkout: 2 cross-sells (a last small add-on).
+    pub fn checkout() -> Self {
+        Self::new("checkout", 2, Kinds::CrossSell)
+    }
+    /// An e-mail: 8 of both kinds.
+    pub fn email() -> Self {
+        Self::new("email", 8, Kinds::Both)
+    }
+}
+
+impl<C: Catalog + ?Sized + 'static> Recommender for Engine<C> {
+    fn recommend(&self, cart: &dyn Cart, request: &Request) -> Result<Recommendations> {
+        let run = |scratch: &mut Scratch| {
+            self.recommend_with(scratch, cart, request)
+                .map(|s| Recommendations {
+                    version: self.version,
+                    suggestions: s.to_vec(),
+                })
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => run(&mut scratch),
+            // Re-entered from inside a strategy: use a fresh scratch.
+            Err(_) => run(&mut Scratch::new()),
+        })
+    }
+}
+
+impl<R: Recommender + ?Sized> Recommender for Arc<R> {
+    fn recommend(&self, cart: &dyn Cart, request: &Request) -> Result<Recommendations> {
+        (**self).recommend(cart, request)
+    }
+}

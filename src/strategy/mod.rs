@@ -1,0 +1,396 @@
+//! Strategies: where candidate suggestions come from.
+//!
+//! A [`Strategy`] looks at the cart and pushes candidates with evidence into
+//! a caller-owned [`Candidates`] sink. The engine runs every strategy that
+//! serves a requested [`Kind`], then filters the pooled candidates (never in
+//! the cart, out of stock, over budget, excluded), scores them with a
+//! [`Scorer`](crate::Scorer), and keeps the best.
+//!
+//! Built in:
+//! * [`CrossSell`]: curated complement edges plus category rules.
+//! * [`Upsell`]: higher tiers of a cart product's family, within a price step.
+//! * [`Learned`](crate::Learned): weights learned from order history.
+//!
+//! Evidence accumulates: a product reached from two cart lines, or by two
+//! strategies, is one candidate whose relevance is the sum of its evidence,
+//! and whose explanation names the strongest piece and counts the rest.
+//!
+//! Writing your own is a matter of implementing one method; the engine
+//! calls it once per request, so dynamic dispatch is paid once per strategy,
+//! not per edge:
+//!
+//! ```
+//! use cartwise::{Candidates, Catalog, Context, Kind, Strategy, Via};
+//!
+//! /// Suggests gift wrap with anything over 100.00.
+//! #[derive(Debug)]
+//! struct GiftWrap { wrap: cartwise::ProductId }
+//!
+//! impl<C: Catalog + ?Sized> Strategy<C> for GiftWrap {
+//!     fn name(&self) -> &str { "gift-wrap" }
+//!     fn kind(&self) -> Kind { Kind::CrossSell }
+//!     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates) {
+//!         for line in ctx.cart {
+//!             if ctx.catalog.price(line.product).minor() > 100_00 {
+//!                 sink.add_cross_sell(self.wrap, line.product, 0.3, Via::Custom);
+//!             }
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::fmt;
+
+use crate::cart::CartLine;
+use crate::catalog::Catalog;
+use crate::graph::EdgeMeta;
+use crate::id::{CategoryId, ProductId};
+use crate::recommend::Request;
+use crate::relation::RelationId;
+
+pub mod cross_sell;
+pub mod similar;
+pub mod upsell;
+
+pub use cross_sell::{CrossSell, CrossSellConfig};
+pub use similar::Similar;
+pub use upsell::{FeatureRule, Upsell, UpsellConfig};
+
+/// The two kinds of suggestion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Kind {
+    /// A complementary product to add beside the cart's.
+    CrossSell,
+    /// A better version of a product in the cart, to replace it.
+    Upsell,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::CrossSell => "cross_sell",
+            Kind::Upsell => "upsell",
+        })
+    }
+}
+
+/// How a piece of cross-sell evidence was found; it shapes the reason text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Via {
+    /// A curated complement edge.
+    Edge,
+    /// A category -> category rule.
+    CategoryRule,
+    /// Weights learned from order history.
+    Learned,
+    /// Products commonly bought (popularity fallback).
+    Popular,
+    /// Shares category and features with a cart product ("more like this").
+    Similar,
+    /// A user-defined strategy; the reason names the strategy.
+    Custom,
+}
+
+/// Everything a strategy or scorer may read during one request.
+#[derive(Debug)]
+pub struct Context<'a, C: ?Sized> {
+    /// The catalog being served.
+    pub catalog: &'a C,
+    /// The cart's lines, merged (each product once) and validated.
+    pub cart: &'a [CartLine],
+    /// The request.
+    pub request: &'a Request,
+    /// Categories of the cart's products, sorted, without duplicates.
+    pub cart_categories: &'a [CategoryId],
+}
+
+impl<C: Catalog + ?Sized> Context<'_, C> {
+    /// Whether a product is in the cart. O(cart lines).
+    #[inline]
+    pub fn in_cart(&self, product: ProductId) -> bool {
+        self.cart.iter().any(|l| l.product == product)
+    }
+
+    /// Units of a product the cart holds (0 when none). O(cart lines).
+    #[inline]
+    pub fn quantity_in_cart(&self, product: ProductId) -> u32 {
+        self.cart
+            .iter()
+            .find(|l| l.product == product)
+            .map_or(0, |l| l.quantity)
+    }
+
+    /// Whether the cart already holds a product of this category.
+    #[inline]
+    pub fn covers_category(&self, category: CategoryId) -> bool {
+        self.cart_categories.binary_search(&category).is_ok()
+    }
+}
+
+/// A source of candidate suggestions. Object-safe; the engine stores
+/// `Box<dyn Strategy<C>>`.
+///
+/// # Contract
+/// * Push only ids of `ctx.catalog`; weights must be finite and `>= 0`
+///   (others are ignored by the sink, so a bad model cannot poison a
+///   ranking).
+/// * Be deterministic: the same context must push the same candidates in
+///   the same order, or ties may break differently between calls.
+/// * Do not filter for stock, budget or cart membership: the engine does
+///   that once for all strategies. Filtering early is allowed as a speed-up.
+pub trait Strategy<C: ?Sized>: Send + Sync + fmt::Debug {
+    /// A short name for logs, reasons and evaluation tables.
+    fn name(&self) -> &str;
+    /// Which kind of suggestion this strategy produces; the engine skips it
+    /// when the request does not ask for that kind.
+    fn kind(&self) -> Kind;
+    /// Pushes candidates for the cart in `ctx` into `sink`.
+    fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates);
+}
+
+/// The strongest single piece of evidence behind a candidate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Evidence {
+    /// "Goes with a cart product."
+    Complement {
+        /// The cart product it complements.
+        source: ProductId,
+        /// The weight of that piece of evidence.
+        weight: f32,
+        /// How it was found.
+        via: Via,
+        /// The relation type of the edge ([`RelationId::COMPLEMENT`] when
+        /// not from a typed edge).
+        relation: RelationId,
+        /// Index of the strategy that pushed it, in engine order.
+        strategy: u16,
+    },
+    /// "Replaces a cart line with a better tier."
+    Upgrade {
+        /// Index of the cart line (in the merged cart) it replaces.
+        line: u16,
+        /// The replaced product.
+        replaces: ProductId,
+        /// How well it fits, in `[0, 1]`: 1 is the smallest sensible step.
+        fit: f32,
+    },
+}
+
+/// One pooled candidate with its accumulated evidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    /// The suggested product.
+    pub product: ProductId,
+    /// Sum of the cross-sell evidence weights.
+    pub cross_weight: f32,
+    /// Fit of the best upgrade evidence, 0 when none.
+    pub upgrade_fit: f32,
+    /// Number of pieces of evidence pooled.
+    pub support: u16,
+    /// The strongest complement evidence, if any.
+    pub best_complement: Option<Evidence>,
+    /// The best upgrade evidence, if any.
+    pub upgrade: Option<Evidence>,
+    /// Units to suggest (at least 1): from quantity-aware edges, what the
+    /// cart's lines call for minus what it already holds.
+    pub quantity: u32,
+    /// Whether the product is already in the cart but short of what a
+    /// quantity-aware edge calls for: the suggestion tops it up.
+    pub top_up: bool,
+    /// Whether a merchant pinned a link to it from a cart product.
+    pub pinned: bool,
+    /// The score, set by the scorer.
+    pub score: f32,
+}
+
+impl Candidate {
+    /// Upsell when there is upgrade evidence (an upgrade of a cart product
+    /// is an upsell even when an edge also points at it), else cross-sell.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        if self.upgrade.is_some() {
+            Kind::Upsell
+        } else {
+            Kind::CrossSell
+        }
+    }
+
+    /// The evidence the reason is built from.
+    #[inline]
+    pub fn evidence(&self) -> Option<Evidence> {
+        self.upgrade.or(self.best_complement)
+    }
+
+    /// The cart product this candidate relates to most.
+    pub fn anchor(&self) -> Option<ProductId> {
+        match self.evidence()? {
+            Evidence::Complement { source, .. } => Some(source),
+            Evidence::Upgrade { replaces, .. } => Some(replaces),
+        }
+    }
+}
+
+/// Sentinel in the dense slot index.
+const NONE: u32 = u32::MAX;
+
+/// The candidate sink: a sparse set over product ids plus the candidates in
+/// insertion order.
+///
+/// Adding is O(1); clearing is O(candidates), not O(catalog): the dense
+/// slot index is reset only at the entries that were used.
+#[derive(Clone, Debug, Default)]
+pub struct Candidates {
+    slot: Vec<u32>,
+    list: Vec<Candidate>,
+    strategy: u16,
+}
+
+impl Candidates {
+    /// An empty sink; it grows to the catalog's size on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Prepares for a catalog of `products` products and empties the sink.
+    pub(crate) fn reset(&mut self, products: usize) {
+        for c in &self.list {
+            if let Some(s) = self.slot.get_mut(c.product.index()) {
+                *s = NONE;
+            }
+        }
+        self.list.clear();
+        if self.slot.len() != products {
+            self.slot.clear();
+            self.slot.resize(products, NONE);
+        }
+        self.strategy = 0;
+    }
+
+    pub(crate) fn set_strategy(&mut self, index: usize) {
+        self.strategy = u16::try_from(index).unwrap_or(u16::MAX);
+    }
+
+    #[inline]
+    fn entry(&mut self, product: ProductId) -> Option<&mut Candidate> {
+        let i = product.index();
+        let s = *self.slot.get(i)?;
+        if s == NONE {
+            self.slot[i] = self.list.len() as u32;
+            self.list.push(Candidate {
+                product,
+                cross_weight: 0.0,
+                upgrade_fit: 0.0,
+                support: 0,
+                best_complement: None,
+                upgrade: None,
+                quantity: 1,
+                top_up: false,
+                pinned: false,
+                score: 0.0,
+            });
+            self.list.last_mut()
+        } else {
+            self.list.get_mut(s as usize)
+        }
+    }
+
+    /// Adds cross-sell evidence: `product` complements the cart product
+    /// `source` with `weight`. Non-finite or negative weights, and ids
+    /// outside the catalog, are ignored.
+    #[inline]
+    pub fn add_cross_sell(&mut self, product: ProductId, source: ProductId, weight: f32, via: Via) {
+        self.add_edge(product, source, weight, via, EdgeMeta::default(), 1, false);
+    }
+
+    /// Adds cross-sell evidence from a typed edge: as
+    /// [`add_cross_sell`](Self::add_cross_sell), plus the edge's relation
+    /// type and pin, the units to suggest, and whether they top up a line
+    /// already in the cart.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn add_edge(
+        &mut self,
+        product: ProductId,
+        source: ProductId,
+        weight: f32,
+        via: Via,
+        meta: EdgeMeta,
+        quantity: u32,
+        top_up: bool,
+    ) {
+        if !(weight >= 0.0 && weight.is_finite()) {
+            return;
+        }
+        let strategy = self.strategy;
+        let Some(c) = self.entry(product) else { return };
+        // Saturate: each weight may be as large as f32::MAX, and an
+        // infinite sum would leave the scorer a non-finite relevance, which
+        // the engine ranks last.
+        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
+        c.support = c.support.saturating_add(1);
+        c.pinned |= meta.pinned;
+        if c.support == 1 || quantity > c.quantity {
+            c.quantity = quantity.max(1);
+            c.top_up = top_up;
+        }
+        let stronger = match c.best_complement {
+            Some(Evidence::Complement { weight: w, .. }) => weight > w,
+            _ => true,
+        };
+        if stronger {
+            c.best_complement = Some(Evidence::Complement {
+                source,
+                weight,
+                via,
+                relation: meta.relation,
+                strategy,
+            });
+        }
+    }
+
+    /// Adds upsell evidence: `product` upgrades cart line `line` (holding
+    /// `replaces`) with fit `fit` in `[0, 1]`. The best fit is kept.
+    #[inline]
+    pub fn add_upsell(&mut self, product: ProductId, line: usize, replaces: ProductId, fit: f32) {
+        if !(fit >= 0.0 && fit.is_finite()) {
+            return;
+        }
+        let fit = fit.min(1.0);
+        let Some(c) = self.entry(product) else { return };
+        c.support = c.support.saturating_add(1);
+        if fit > c.upgrade_fit || c.upgrade.is_none() {
+            c.upgrade_fit = fit;
+            c.upgrade = Some(Evidence::Upgrade {
+                line: u16::try_from(line).unwrap_or(u16::MAX),
+                replaces,
+                fit,
+            });
+        }
+    }
+
+    /// Whether `product` is already a candidate.
+    #[inline]
+    pub fn contains(&self, product: ProductId) -> bool {
+        self.slot.get(product.index()).is_some_and(|&s| s != NONE)
+    }
+
+    /// The candidates so far, in insertion order.
+    pub fn as_slice(&self) -> &[Candidate] {
+        &self.list
+    }
+
+    /// Number of candidates.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
