@@ -38,8 +38,8 @@ pub use graph::{
 };
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use orders::{
-    LoadReport, OnMalformed, OrderLog, OrderLogBuilder, Orders, OrdersView, ReadOptions,
-    MAX_ITEMS_PER_ORDER,
+    Event, LoadReport, OnMalformed, OrderLog, OrderLogBuilder, Orders, OrdersView, ReadOptions,
+    DEFAULT_MAX_ITEMS, MAX_ITEMS_PER_ORDER,
 };
 pub use product::{Money, Product};
 pub use recommend::{

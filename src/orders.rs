@@ -25,6 +25,13 @@
 //! * **Timestamps** (optional). When the CSV has a `timestamp` column, each
 //!   order keeps the first non-empty timestamp string met among its lines,
 //!   verbatim (no parsing), for time-decay work.
+//! * **Events** (optional). When the CSV has an `event` column, each line
+//!   keeps its [`Event`]: a purchase, an add-to-cart or a view. A line
+//!   without one is a purchase. When a SKU repeats in an order with
+//!   different events, the order keeps the SKU once, at its first position,
+//!   with the strongest event (purchase over cart over view): an item that
+//!   was viewed and then bought was bought. The miner
+//!   ([`crate::mine::Miner::event_weights`]) turns events into weights.
 //!
 //! Strings are taken verbatim: no trimming, no case folding.
 //!
@@ -38,6 +45,16 @@
 //! building, the builder also holds 8 bytes per line and a hash index over
 //! the order ids. The caps [`MAX_LINES`] and [`MAX_ITEMS`] follow from the
 //! `u32` offsets and ids; going past them is an [`Error::CapExceeded`].
+//! With an `event` column, each line costs one byte more.
+//!
+//! Distinct SKUs are what an unknown log can blow up: each costs about 80
+//! bytes plus twice its length (the SKU table and the hash index each hold
+//! a copy), so a log of 50 million distinct 10-byte SKUs needs about 5 GB
+//! before a single pair is counted. The builder therefore stops at a
+//! configurable cap, [`DEFAULT_MAX_ITEMS`] unless set otherwise
+//! ([`ReadOptions::max_items`], [`OrderLogBuilder::max_items`]), with
+//! [`Error::CapExceeded`] naming the cap, instead of growing until the
+//! machine runs out of memory.
 //!
 //! # Huge orders
 //!
@@ -77,6 +94,79 @@ pub const MAX_ITEMS: usize = (u32::MAX - 1) as usize;
 /// The most orders a log may hold (order indexes are `u32` while building).
 pub const MAX_ORDERS: usize = (u32::MAX - 1) as usize;
 
+/// The default cap on distinct SKUs per log: 50 million, about 5 GB of SKU
+/// table and index at 10-byte SKUs (see the [module docs](self)). Large
+/// enough for any single shop's catalog; a log past it is more likely a
+/// broken export (a line number in the SKU column, say) than a catalog.
+/// Change it with [`ReadOptions::max_items`] or
+/// [`OrderLogBuilder::max_items`], up to [`MAX_ITEMS`].
+pub const DEFAULT_MAX_ITEMS: usize = 50_000_000;
+
+/// What a customer did with an item: the `event` column of an order log.
+///
+/// Ordered from strongest to weakest: a line's event is compared by
+/// strength when a SKU repeats in an order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[repr(u8)]
+pub enum Event {
+    /// The item was bought. The default for a line without an event.
+    #[default]
+    Purchase = 0,
+    /// The item was put in the cart (and perhaps not bought).
+    Cart = 1,
+    /// The item's page was viewed.
+    View = 2,
+}
+
+impl Event {
+    /// Parses an `event` value, ASCII case-insensitively: `purchase`, `buy`,
+    /// `order`, `transaction` (a purchase); `cart`, `add_to_cart`,
+    /// `addtocart`, `add-to-cart`; `view`, `detail`, `pageview`, `click`.
+    /// The empty string is a purchase. `None` for anything else.
+    ///
+    /// ```
+    /// use cartwise::Event;
+    /// assert_eq!(Event::parse("addtocart"), Some(Event::Cart));
+    /// assert_eq!(Event::parse("VIEW"), Some(Event::View));
+    /// assert_eq!(Event::parse(""), Some(Event::Purchase));
+    /// assert_eq!(Event::parse("refund"), None);
+    /// ```
+    pub fn parse(value: &str) -> Option<Event> {
+        const NAMES: [(&str, Event); 12] = [
+            ("", Event::Purchase),
+            ("purchase", Event::Purchase),
+            ("buy", Event::Purchase),
+            ("order", Event::Purchase),
+            ("transaction", Event::Purchase),
+            ("cart", Event::Cart),
+            ("add_to_cart", Event::Cart),
+            ("addtocart", Event::Cart),
+            ("add-to-cart", Event::Cart),
+            ("view", Event::View),
+            ("detail", Event::View),
+            ("pageview", Event::View),
+        ];
+        if value.eq_ignore_ascii_case("click") {
+            return Some(Event::View);
+        }
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(value))
+            .map(|&(_, e)| e)
+    }
+
+    /// The canonical name: `purchase`, `cart` or `view`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Purchase => "purchase",
+            Event::Cart => "cart",
+            Event::View => "view",
+        }
+    }
+}
+
 /// What to do with a malformed row (wrong number of fields, invalid UTF-8,
 /// an empty `order_id` or `sku`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,15 +180,29 @@ pub enum OnMalformed {
 }
 
 /// Options for reading an order log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReadOptions {
     /// What to do with a malformed row. Default: [`OnMalformed::Error`].
     pub on_malformed: OnMalformed,
+    /// The most distinct SKUs to accept; one more is an
+    /// [`Error::CapExceeded`]. Default [`DEFAULT_MAX_ITEMS`]; values above
+    /// [`MAX_ITEMS`] act as [`MAX_ITEMS`].
+    pub max_items: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            on_malformed: OnMalformed::default(),
+            max_items: DEFAULT_MAX_ITEMS,
+        }
+    }
 }
 
 impl ReadOptions {
-    /// The defaults: stop at the first malformed row.
+    /// The defaults: stop at the first malformed row, at most
+    /// [`DEFAULT_MAX_ITEMS`] distinct SKUs.
     pub fn new() -> Self {
         Self::default()
     }
@@ -106,6 +210,12 @@ impl ReadOptions {
     /// Sets what to do with a malformed row.
     pub fn on_malformed(&mut self, policy: OnMalformed) -> &mut Self {
         self.on_malformed = policy;
+        self
+    }
+
+    /// Sets the cap on distinct SKUs (see [`max_items`](Self::max_items)).
+    pub fn max_items(&mut self, cap: usize) -> &mut Self {
+        self.max_items = cap;
         self
     }
 }
@@ -178,6 +288,9 @@ pub struct OrderLog {
     /// Per-order timestamp, empty when there is none; either empty (no
     /// timestamps at all) or `len()` entries.
     timestamps: Vec<Box<str>>,
+    /// Per-line event, parallel to `items`; empty when no line carried an
+    /// event other than a purchase.
+    events: Vec<Event>,
     /// What was read, dropped and truncated.
     report: LoadReport,
 }
@@ -245,6 +358,35 @@ impl OrderLog {
     pub fn pair_items(&self, o: usize) -> &[u32] {
         let order = self.order(o);
         &order[..order.len().min(MAX_ITEMS_PER_ORDER)]
+    }
+
+    /// The events of the lines of order `o`, parallel to
+    /// [`order`](Self::order); `None` when the log has no events (every
+    /// line is then a purchase).
+    ///
+    /// # Panics
+    /// Panics if `o >= self.len()`.
+    #[inline]
+    pub fn events(&self, o: usize) -> Option<&[Event]> {
+        if self.events.is_empty() {
+            None
+        } else {
+            Some(&self.events[self.line_range(o)])
+        }
+    }
+
+    /// Whether any line carries an event other than a purchase.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Where order `o`'s lines are in the flat line array (`0..n_lines()`).
+    ///
+    /// # Panics
+    /// Panics if `o >= self.len()`.
+    #[inline]
+    pub(crate) fn line_range(&self, o: usize) -> Range<usize> {
+        self.offsets[o] as usize..self.offsets[o + 1] as usize
     }
 
     /// The id of order `o`, as read.
@@ -394,6 +536,11 @@ impl<'a> OrdersView<'a> {
         self.log.pair_items(self.start + i)
     }
 
+    /// The index of order `i` of the view in its log.
+    pub fn log_index(&self, i: usize) -> usize {
+        self.start + i
+    }
+
     /// Iterates over the orders of the view.
     pub fn iter(&self) -> Orders<'a> {
         Orders {
@@ -494,13 +641,30 @@ pub struct OrderLogBuilder {
     any_timestamp: bool,
     /// `(order index, item)` per accepted row, in row order.
     lines: Vec<(u32, u32)>,
+    /// Event per accepted row, parallel to `lines` once `any_event`; empty
+    /// until the first row that is not a purchase (earlier rows are
+    /// purchases).
+    events: Vec<Event>,
+    /// Whether a row that is not a purchase was pushed.
+    any_event: bool,
+    /// Cap on distinct SKUs; `None` = [`DEFAULT_MAX_ITEMS`].
+    max_items: Option<usize>,
     report: LoadReport,
 }
 
 impl OrderLogBuilder {
-    /// An empty builder.
+    /// An empty builder that accepts up to [`DEFAULT_MAX_ITEMS`] distinct
+    /// SKUs.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the cap on distinct SKUs: pushing a row with one SKU more is an
+    /// [`Error::CapExceeded`]. Values above [`MAX_ITEMS`] act as
+    /// [`MAX_ITEMS`]. Default [`DEFAULT_MAX_ITEMS`].
+    pub fn max_items(&mut self, cap: usize) -> &mut Self {
+        self.max_items = Some(cap);
+        self
     }
 
     /// Adds one order line.
@@ -508,10 +672,11 @@ impl OrderLogBuilder {
     /// # Errors
     /// [`Error::EmptyOrderField`] for an empty SKU or order id (the row
     /// number is the count of rows pushed so far, from 1);
-    /// [`Error::CapExceeded`] past [`MAX_LINES`], [`MAX_ITEMS`] or
-    /// [`MAX_ORDERS`]. The builder is unchanged by a failed push.
+    /// [`Error::CapExceeded`] past [`MAX_LINES`], the distinct-SKU cap
+    /// ([`max_items`](Self::max_items)) or [`MAX_ORDERS`]. The builder is
+    /// unchanged by a failed push.
     pub fn push(&mut self, order_id: &str, sku: &str) -> Result<&mut Self> {
-        self.push_line(order_id, sku, None)
+        self.push_event(order_id, sku, None, Event::Purchase)
     }
 
     /// Adds one order line with an optional timestamp (kept verbatim; the
@@ -524,6 +689,20 @@ impl OrderLogBuilder {
         order_id: &str,
         sku: &str,
         timestamp: Option<&str>,
+    ) -> Result<&mut Self> {
+        self.push_event(order_id, sku, timestamp, Event::Purchase)
+    }
+
+    /// Adds one order line with an optional timestamp and an event.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_event(
+        &mut self,
+        order_id: &str,
+        sku: &str,
+        timestamp: Option<&str>,
+        event: Event,
     ) -> Result<&mut Self> {
         let row = self.report.rows + 1;
         for (field, value) in [("order_id", order_id), ("sku", sku)] {
@@ -541,8 +720,9 @@ impl OrderLogBuilder {
         let item = match self.sku_index.get(sku) {
             Some(&i) => i,
             None => {
-                if self.skus.len() >= MAX_ITEMS {
-                    return Err(cap("distinct SKUs", MAX_ITEMS, self.skus.len() + 1));
+                let max_items = self.max_items.unwrap_or(DEFAULT_MAX_ITEMS).min(MAX_ITEMS);
+                if self.skus.len() >= max_items {
+                    return Err(cap("distinct SKUs", max_items, self.skus.len() + 1));
                 }
                 let i = self.skus.len() as u32;
                 self.skus.push(sku.into());
@@ -570,6 +750,14 @@ impl OrderLogBuilder {
                 *slot = t.into();
                 self.any_timestamp = true;
             }
+        }
+        if event != Event::Purchase && !self.any_event {
+            self.any_event = true;
+            self.events.reserve(self.lines.capacity());
+            self.events.resize(self.lines.len(), Event::Purchase);
+        }
+        if self.any_event {
+            self.events.push(event);
         }
         self.lines.push((order, item));
         self.report.rows = row;
@@ -602,16 +790,25 @@ impl OrderLogBuilder {
             start[o + 1] += start[o];
         }
         let mut grouped = vec![0u32; self.lines.len()];
+        let with_events = self.any_event;
+        let mut events = vec![Event::Purchase; if with_events { self.lines.len() } else { 0 }];
         let mut fill = start.clone();
-        for &(o, item) in &self.lines {
+        for (row, &(o, item)) in self.lines.iter().enumerate() {
             let slot = &mut fill[o as usize];
             grouped[*slot as usize] = item;
+            if with_events {
+                events[*slot as usize] = self.events[row];
+            }
             *slot += 1;
         }
         drop(self.lines);
+        drop(self.events);
         // Drop repeated items inside each order, compacting in place. `mark`
-        // holds the last order each item was seen in.
+        // holds the last order each item was seen in; with events, `pos`
+        // holds where the item was kept in it, so that a repeat with a
+        // stronger event can upgrade the kept line.
         let mut mark = vec![u32::MAX; self.skus.len()];
+        let mut pos = vec![0u32; if with_events { self.skus.len() } else { 0 }];
         let mut offsets = Vec::with_capacity(n_orders + 1);
         offsets.push(0u32);
         let mut write = 0usize;
@@ -621,9 +818,18 @@ impl OrderLogBuilder {
                 let item = grouped[read];
                 if mark[item as usize] == o as u32 {
                     report.duplicate_lines += 1;
+                    if with_events {
+                        let kept = pos[item as usize] as usize;
+                        events[kept] = events[kept].min(events[read]);
+                    }
                 } else {
                     mark[item as usize] = o as u32;
                     grouped[write] = item;
+                    if with_events {
+                        events[write] = events[read];
+                        // `write < lines.len() <= MAX_LINES = u32::MAX`: fits.
+                        pos[item as usize] = write as u32;
+                    }
                     write += 1;
                 }
             }
@@ -635,6 +841,8 @@ impl OrderLogBuilder {
         }
         grouped.truncate(write);
         grouped.shrink_to_fit();
+        events.truncate(write);
+        events.shrink_to_fit();
         let timestamps = if self.any_timestamp {
             self.timestamps
         } else {
@@ -648,6 +856,7 @@ impl OrderLogBuilder {
             order_id_bytes: self.order_id_bytes,
             order_id_ends: self.order_id_ends,
             timestamps,
+            events,
             report,
         })
     }
@@ -703,13 +912,16 @@ mod csv_reader {
         /// separated, `"`-quoted as RFC 4180, a header row, one row per
         /// order line. The columns `order_id` and `sku` are required and
         /// located by name (any position); `timestamp` is optional and kept
-        /// per order; other columns (`name`, `quantity`, `unit_price`,
-        /// `customer_id`, ...) are ignored and not validated. A UTF-8 byte
-        /// order mark before the header is ignored.
+        /// per order; `event` is optional and kept per line (see
+        /// [`Event::parse`] for the values; empty is a purchase); other
+        /// columns (`name`, `quantity`, `unit_price`, `customer_id`, ...)
+        /// are ignored and not validated. A UTF-8 byte order mark before the
+        /// header is ignored.
         ///
         /// A row is malformed when its number of fields differs from the
-        /// header's or a used field is not UTF-8; a row with an empty
-        /// `order_id` or `sku` is rejected too. Under
+        /// header's, a used field is not UTF-8, or its `event` is not one
+        /// [`Event::parse`] knows; a row with an empty `order_id` or `sku`
+        /// is rejected too. Under
         /// [`OnMalformed::Error`] the first such row stops the read; under
         /// [`OnMalformed::Skip`] these rows are skipped and counted in the
         /// log's [`LoadReport`].
@@ -721,7 +933,8 @@ mod csv_reader {
         ///   a malformed or empty-field row, under [`OnMalformed::Error`];
         /// * [`Error::EmptyOrders`] when no row is left;
         /// * [`Error::Io`] (path empty) on a read error;
-        /// * [`Error::CapExceeded`] past the documented caps.
+        /// * [`Error::CapExceeded`] past the documented caps, among them
+        ///   [`ReadOptions::max_items`] distinct SKUs.
         ///
         /// ```
         /// use cartwise::{OrderLog, ReadOptions};
@@ -765,9 +978,11 @@ mod csv_reader {
             let col_order = find("order_id")?;
             let col_sku = find("sku")?;
             let col_time = names.iter().position(|n| n == "timestamp");
+            let col_event = names.iter().position(|n| n == "event");
             let width = names.len();
 
             let mut b = OrderLogBuilder::new();
+            b.max_items(options.max_items);
             let skip = options.on_malformed == OnMalformed::Skip;
             loop {
                 let line_hint = rdr.position().line();
@@ -789,8 +1004,25 @@ mod csv_reader {
                     match (field_str(&record, col_order), field_str(&record, col_sku)) {
                         (Some(o), Some(s)) if !o.is_empty() && !s.is_empty() => {
                             let t = col_time.and_then(|c| field_str(&record, c));
-                            b.push_line(o, s, t)?;
-                            None
+                            match col_event.map(|c| field_str(&record, c).and_then(Event::parse)) {
+                                None => {
+                                    b.push_line(o, s, t)?;
+                                    None
+                                }
+                                Some(Some(event)) => {
+                                    b.push_event(o, s, t, event)?;
+                                    None
+                                }
+                                Some(None) => Some((
+                                    false,
+                                    format!(
+                                        "unknown event {:?}; expected purchase, cart or view",
+                                        String::from_utf8_lossy(
+                                            col_event.and_then(|c| record.get(c)).unwrap_or(b"")
+                                        )
+                                    ),
+                                )),
+                            }
                         }
                         (Some(o), Some(_)) => {
                             let field = if o.is_empty() { "order_id" } else { "sku" };
@@ -912,6 +1144,66 @@ mod tests {
     }
 
     #[test]
+    fn distinct_sku_cap_is_a_clear_error() {
+        let mut b = OrderLogBuilder::new();
+        b.max_items(3);
+        for sku in ["a", "b", "c", "a"] {
+            b.push("1", sku).unwrap();
+        }
+        match b.push("2", "d").unwrap_err() {
+            Error::CapExceeded { what, cap, got } => {
+                assert_eq!((what, cap, got), ("distinct SKUs", 3, 4));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Known SKUs still go in, and the failed push changed nothing.
+        b.push("2", "b").unwrap();
+        let log = b.build().unwrap();
+        assert_eq!((log.len(), log.n_items(), log.n_lines()), (2, 3, 4));
+    }
+
+    #[test]
+    fn repeated_sku_keeps_the_strongest_event() {
+        let mut b = OrderLogBuilder::new();
+        b.push_event("1", "a", None, Event::View).unwrap();
+        b.push_event("1", "b", None, Event::Cart).unwrap();
+        b.push_event("1", "a", None, Event::Purchase).unwrap();
+        b.push_event("1", "b", None, Event::View).unwrap();
+        b.push_event("2", "c", None, Event::Purchase).unwrap();
+        let log = b.build().unwrap();
+        assert!(log.has_events());
+        assert_eq!(log.order(0), &[0, 1]);
+        assert_eq!(log.events(0), Some(&[Event::Purchase, Event::Cart][..]));
+        assert_eq!(log.events(1), Some(&[Event::Purchase][..]));
+        assert_eq!(log.report().duplicate_lines, 2);
+    }
+
+    #[test]
+    fn purchases_only_store_no_events() {
+        let mut b = OrderLogBuilder::new();
+        b.push_event("1", "a", None, Event::Purchase).unwrap();
+        let log = b.build().unwrap();
+        assert!(!log.has_events());
+        assert_eq!(log.events(0), None);
+    }
+
+    #[test]
+    fn event_names() {
+        for (text, e) in [
+            ("purchase", Event::Purchase),
+            ("Transaction", Event::Purchase),
+            ("add-to-cart", Event::Cart),
+            ("ADDTOCART", Event::Cart),
+            ("click", Event::View),
+            ("pageview", Event::View),
+        ] {
+            assert_eq!(Event::parse(text), Some(e), "{text}");
+        }
+        assert_eq!(Event::parse(" view"), None);
+        assert_eq!(Event::View.name(), "view");
+    }
+
+    #[test]
     fn views_split_and_count() {
         let log = OrderLog::from_rows([("1", "a"), ("1", "b"), ("2", "a"), ("3", "c")]).unwrap();
         let (train, test) = log.view().split_at(2);
@@ -989,6 +1281,57 @@ mod tests {
             let r = log.report();
             assert_eq!((r.rows, r.skipped_malformed, r.skipped_empty), (5, 2, 1));
             assert_eq!(r.first_skipped_line, Some(3));
+        }
+
+        #[test]
+        fn event_column_is_read_per_line() {
+            let text = "order_id,sku,event\n1,a,view\n1,b,\n2,a,cart\n2,a,purchase\n";
+            let log = read(text, OnMalformed::Error).unwrap();
+            assert_eq!(log.events(0), Some(&[Event::View, Event::Purchase][..]));
+            assert_eq!(log.events(1), Some(&[Event::Purchase][..]));
+        }
+
+        #[test]
+        fn unknown_event_is_malformed() {
+            match read(
+                "order_id,sku,event\n1,a,view\n1,b,refund\n",
+                OnMalformed::Error,
+            )
+            .unwrap_err()
+            {
+                Error::Csv { line, message } => {
+                    assert_eq!(line, 3);
+                    assert!(message.contains(r#"unknown event "refund""#), "{message}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            let log = read(
+                "order_id,sku,event\n1,a,view\n1,b,refund\n",
+                OnMalformed::Skip,
+            )
+            .unwrap();
+            assert_eq!(log.report().skipped_malformed, 1);
+        }
+
+        #[test]
+        fn distinct_sku_cap_from_read_options() {
+            let mut opts = ReadOptions::new();
+            opts.max_items(2);
+            let e =
+                OrderLog::from_csv_reader("order_id,sku\n1,a\n1,b\n2,a\n2,c\n".as_bytes(), &opts)
+                    .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::CapExceeded {
+                        what: "distinct SKUs",
+                        cap: 2,
+                        got: 3
+                    }
+                ),
+                "{e:?}"
+            );
+            assert_eq!(ReadOptions::new().max_items, DEFAULT_MAX_ITEMS);
         }
 
         #[test]
