@@ -20,20 +20,51 @@
 //! from [`OrdersView::pair_items`], so an order counts at most
 //! [`MAX_ITEMS_PER_ORDER`](crate::MAX_ITEMS_PER_ORDER) items.
 //!
+//! Rows are cut into a few chunks per thread (at least
+//! [`MIN_CHUNKS`]); the threads take chunks from a shared counter, so one
+//! slow chunk does not hold the others up, and the calling thread reports
+//! progress as chunks finish ([`CoCounts::count_with_progress`]). Chunks
+//! are put back in row order, so the result is the same for any thread
+//! count and any finishing order.
+//!
+//! # Weighted counts
+//!
+//! [`CoCounts::count_weighted`] counts the same pairs with a weight per
+//! order (time decay) and per line (event type), into a
+//! [`WeightedCoCounts`]: `c(i) = Σ_o w_o·e_oi`, `c(i, j) = Σ_o
+//! w_o·e_oi·e_oj`, and a weighted order total `n = Σ_o w_o·max_l e_ol`.
+//! With every weight 1 these are the integer counts. It is a separate
+//! function with its own accumulator (`f64`) rather than a generic one, so
+//! the unweighted path keeps its `u32` adds; a line of weight 0 is left
+//! out, as if it were not in the order.
+//!
 //! # Memory
 //!
 //! 8 bytes per stored (row, neighbour) entry, i.e. 16 bytes per distinct
-//! co-occurring pair (both directions), plus 4 bytes per order line for the
-//! inverted index while counting and 12 bytes per item per thread for the
-//! accumulator. The number of distinct pairs is at most the number of pair
-//! occurrences, sum of m(m-1)/2 over orders. A row or total above `u32`
-//! offsets is an [`Error::CapExceeded`].
+//! co-occurring pair (both directions), in both the `u32` and the weighted
+//! form (weighted counts are summed in `f64` and stored as `f32`), plus 4
+//! bytes per order line for the inverted index while counting (8 more for
+//! the weighted form's per-entry weight) and per thread 12 bytes per item
+//! for the accumulator (weighted: 16). The number of distinct pairs is at
+//! most the number of pair occurrences, sum of m(m-1)/2 over orders. A row
+//! or total above `u32` offsets is an [`Error::CapExceeded`].
+
+use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::orders::OrdersView;
 
 /// The most stored pair entries (both directions): offsets are `u32`.
 pub const MAX_PAIR_ENTRIES: usize = u32::MAX as usize;
+
+/// The fewest chunks the rows are cut into, whatever the thread count, so
+/// that even a single-threaded count reports progress in steps of a few
+/// percent. More chunks cost a little merging; not measured as significant.
+pub const MIN_CHUNKS: usize = 16;
+
+/// Chunks per thread: enough that a thread finishing early picks up more
+/// work instead of idling.
+const CHUNKS_PER_THREAD: usize = 8;
 
 /// Item counts and sparse symmetric pair counts. See the [module docs](self).
 ///
@@ -62,6 +93,10 @@ pub struct CoCounts {
     counts: Vec<u32>,
 }
 
+/// One chunk of rows, counted: the length of each row, and the rows'
+/// neighbours and counts concatenated.
+type Block<T> = (Vec<u32>, Vec<u32>, Vec<T>);
+
 impl CoCounts {
     /// Counts items and pairs over `orders`, on up to `threads` threads
     /// (0 or 1 = the calling thread only). Results do not depend on
@@ -71,55 +106,33 @@ impl CoCounts {
     /// [`Error::CapExceeded`] when the pair entries exceed
     /// [`MAX_PAIR_ENTRIES`].
     pub fn count(orders: OrdersView<'_>, threads: usize) -> Result<CoCounts> {
+        Self::count_with_progress(orders, threads, &mut |_| {})
+    }
+
+    /// As [`count`](Self::count), calling `progress` on the calling thread
+    /// with the fraction of the pair-counting work done (non-decreasing,
+    /// ending at 1.0) each time a chunk of rows finishes.
+    ///
+    /// # Errors
+    /// As [`count`](Self::count).
+    pub fn count_with_progress(
+        orders: OrdersView<'_>,
+        threads: usize,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<CoCounts> {
         let n = orders.n_items();
         let item_counts = orders.item_counts();
-        // Inverted index over the pair-counted prefix of each order.
-        let mut inv_off = vec![0u32; n + 1];
-        let mut lines = 0usize;
-        for order in orders.pair_orders() {
-            for &i in order {
-                inv_off[i as usize + 1] += 1;
-            }
-            lines += order.len();
-        }
-        if lines > u32::MAX as usize {
-            return Err(Error::CapExceeded {
-                what: "order lines counted",
-                cap: u32::MAX as u64,
-                got: lines as u64,
-            });
-        }
-        for i in 0..n {
-            inv_off[i + 1] += inv_off[i];
-        }
-        let mut inv = vec![0u32; lines];
-        let mut fill = inv_off.clone();
-        for (o, order) in orders.pair_orders().enumerate() {
-            for &i in order {
-                inv[fill[i as usize] as usize] = o as u32;
-                fill[i as usize] += 1;
-            }
-        }
-        drop(fill);
-        // Work per row: the summed sizes of the orders it walks.
+        let inv = Inverted::build(orders, |_, _| true)?;
         let sizes: Vec<u32> = orders.pair_orders().map(|o| o.len() as u32).collect();
-        let work: Vec<u64> = (0..n)
-            .map(|i| {
-                inv[inv_off[i] as usize..inv_off[i + 1] as usize]
-                    .iter()
-                    .map(|&o| u64::from(sizes[o as usize]))
-                    .sum()
-            })
-            .collect();
-        let ranges = split_by_work(&work, threads.max(1));
-        let row_block = |range: std::ops::Range<usize>| -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+        let work = inv.work(&sizes);
+        let row_block = |range: Range<usize>| -> Block<u32> {
             let mut acc = vec![0u32; n];
             let mut touched: Vec<u32> = Vec::new();
             let mut lens = Vec::with_capacity(range.len());
             let mut targets = Vec::new();
             let mut counts = Vec::new();
             for i in range {
-                for &o in &inv[inv_off[i] as usize..inv_off[i + 1] as usize] {
+                for &o in inv.orders(i) {
                     for &j in orders.pair_items(o as usize) {
                         let a = &mut acc[j as usize];
                         if *a == 0 {
@@ -143,53 +156,113 @@ impl CoCounts {
             }
             (lens, targets, counts)
         };
-        let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = if ranges.len() == 1 {
-            vec![row_block(0..n)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = ranges
-                    .iter()
-                    .skip(1)
-                    .map(|r| {
-                        s.spawn({
-                            let r = r.clone();
-                            let f = &row_block;
-                            move || f(r)
-                        })
-                    })
-                    .collect();
-                let mut out = vec![row_block(ranges[0].clone())];
-                for h in handles {
-                    // A panic in a worker is a bug in this function, not bad
-                    // input: propagate it.
-                    out.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                }
-                out
-            })
-        };
-        let total: usize = blocks.iter().map(|b| b.1.len()).sum();
-        if total > MAX_PAIR_ENTRIES {
-            return Err(Error::CapExceeded {
-                what: "pair entries",
-                cap: MAX_PAIR_ENTRIES as u64,
-                got: total as u64,
-            });
-        }
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0u32);
-        let mut targets = Vec::with_capacity(total);
-        let mut counts = Vec::with_capacity(total);
-        let mut end = 0u32;
-        for (lens, t, c) in blocks {
-            for l in lens {
-                end += l;
-                offsets.push(end);
-            }
-            targets.extend_from_slice(&t);
-            counts.extend_from_slice(&c);
-        }
+        let blocks = run_chunks(&work, threads, row_block, progress);
+        let (offsets, targets, counts) = assemble(n, blocks)?;
         Ok(CoCounts {
             item_counts,
+            n_orders: orders.len(),
+            offsets,
+            targets,
+            counts,
+        })
+    }
+
+    /// Counts items and pairs over `orders` with order and line weights
+    /// (see the [module docs](self#weighted-counts)), on up to `threads`
+    /// threads, reporting progress as
+    /// [`count_with_progress`](Self::count_with_progress) does. Results do
+    /// not depend on `threads`.
+    ///
+    /// ```
+    /// use cartwise::cooc::{CoCounts, Weights};
+    /// use cartwise::OrderLog;
+    /// let log = OrderLog::from_rows([("1", "a"), ("1", "b"), ("2", "a"), ("2", "b")])?;
+    /// // The second order counts half.
+    /// let w = Weights { order: vec![1.0, 0.5], line: Vec::new() };
+    /// let cc = CoCounts::count_weighted(log.view(), &w, 1, &mut |_| {})?;
+    /// assert_eq!(cc.pair(0, 1), 1.5);
+    /// assert_eq!(cc.total(), 1.5);
+    /// # Ok::<(), cartwise::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when a weight array has the wrong length or
+    /// holds a negative or non-finite weight; as [`count`](Self::count).
+    pub fn count_weighted(
+        orders: OrdersView<'_>,
+        weights: &Weights,
+        threads: usize,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<WeightedCoCounts> {
+        weights.validate(orders)?;
+        let n = orders.n_items();
+        // Item counts and the total, over whole orders.
+        let mut item_counts = vec![0f64; n];
+        let mut total = 0f64;
+        for (o, order) in orders.iter().enumerate() {
+            let w = weights.order_weight(o);
+            let lw = weights.lines_of(orders, o);
+            let mut most = 0f64;
+            for (k, &i) in order.iter().enumerate() {
+                let e = lw.map_or(1.0, |l| f64::from(l[k]));
+                item_counts[i as usize] += w * e;
+                most = most.max(e);
+            }
+            total += w * most;
+        }
+        // Entry weights w_o * e_oi, parallel to the inverted index.
+        let (inv, entry_w) = Inverted::build_weighted(orders, |o, k| {
+            weights.order_weight(o) * weights.lines_of(orders, o).map_or(1.0, |l| f64::from(l[k]))
+        })?;
+        let sizes: Vec<u32> = orders.pair_orders().map(|o| o.len() as u32).collect();
+        let work = inv.work(&sizes);
+        let row_block = |range: Range<usize>| -> Block<f32> {
+            let mut acc = vec![0f64; n];
+            // `stamp[j] == row + 1` once `j` is touched in this row: a sum
+            // of tiny weights may round to 0, so `acc == 0` cannot say.
+            let mut stamp = vec![0u32; n];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut lens = Vec::with_capacity(range.len());
+            let mut targets = Vec::new();
+            let mut counts = Vec::new();
+            for i in range {
+                let mark = i as u32 + 1;
+                for x in inv.range(i) {
+                    let o = inv.orders[x] as usize;
+                    let wi = entry_w[x];
+                    let lw = weights.lines_of(orders, o);
+                    for (k, &j) in orders.pair_items(o).iter().enumerate() {
+                        let e = lw.map_or(1.0, |l| f64::from(l[k]));
+                        if e > 0.0 {
+                            if stamp[j as usize] != mark {
+                                stamp[j as usize] = mark;
+                                touched.push(j);
+                            }
+                            acc[j as usize] += wi * e;
+                        }
+                    }
+                }
+                touched.sort_unstable();
+                let mut len = 0u32;
+                for &j in &touched {
+                    let c = acc[j as usize] as f32;
+                    if j as usize != i && c > 0.0 {
+                        targets.push(j);
+                        counts.push(c);
+                        len += 1;
+                    }
+                    acc[j as usize] = 0.0;
+                }
+                touched.clear();
+                lens.push(len);
+            }
+            (lens, targets, counts)
+        };
+        let blocks = run_chunks(&work, threads, row_block, progress);
+        let (offsets, targets, counts) = assemble(n, blocks)?;
+        Ok(WeightedCoCounts {
+            item_counts,
+            total,
             n_orders: orders.len(),
             offsets,
             targets,
@@ -247,13 +320,337 @@ impl CoCounts {
     }
 }
 
+/// Weights for [`CoCounts::count_weighted`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Weights {
+    /// The weight of each order of the view, finite and `>= 0`, indexed
+    /// like the view; empty = every order weighs 1.
+    pub order: Vec<f64>,
+    /// The weight of each line of the view's orders, finite and `>= 0`:
+    /// the lines of order 0 in [`OrdersView::order`] order, then those of
+    /// order 1, and so on ([`OrdersView::n_lines`] in all); empty = every
+    /// line weighs 1.
+    pub line: Vec<f32>,
+}
+
+impl Weights {
+    /// The weight of view order `o`.
+    #[inline]
+    fn order_weight(&self, o: usize) -> f64 {
+        self.order.get(o).copied().unwrap_or(1.0)
+    }
+
+    /// The line weights of view order `o` (whole order), if any. Only
+    /// after [`validate`](Self::validate).
+    #[inline]
+    fn lines_of<'w>(&'w self, view: OrdersView<'_>, o: usize) -> Option<&'w [f32]> {
+        if self.line.is_empty() {
+            return None;
+        }
+        self.line.get(view.line_range(o))
+    }
+
+    fn validate(&self, orders: OrdersView<'_>) -> Result<()> {
+        let bad = |field: &'static str, value: String, hint: &'static str| {
+            Err(Error::InvalidConfig { field, value, hint })
+        };
+        if !self.order.is_empty() && self.order.len() != orders.len() {
+            return bad(
+                "weights.order",
+                format!("{} weights", self.order.len()),
+                "one weight per order of the view, or none",
+            );
+        }
+        if !self.line.is_empty() && self.line.len() != orders.n_lines() {
+            return bad(
+                "weights.line",
+                format!("{} weights", self.line.len()),
+                "one weight per line of the view's orders, or none",
+            );
+        }
+        if let Some(w) = self.order.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return bad("weights.order", w.to_string(), "finite and >= 0");
+        }
+        if let Some(w) = self.line.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return bad("weights.line", w.to_string(), "finite and >= 0");
+        }
+        Ok(())
+    }
+}
+
+/// Weighted item counts and sparse symmetric pair counts, from
+/// [`CoCounts::count_weighted`]. The same layout as [`CoCounts`], with
+/// `f64` item counts and `f32` pair counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightedCoCounts {
+    /// `c(i) = Σ_o w_o·e_oi`, indexed by item id.
+    item_counts: Vec<f64>,
+    /// `n = Σ_o w_o·max_l e_ol`.
+    total: f64,
+    /// Number of orders in the view counted.
+    n_orders: usize,
+    /// `offsets[i]..offsets[i + 1]` is row `i`; `n_items + 1` entries.
+    offsets: Vec<u32>,
+    /// Neighbour ids, sorted ascending within a row, never the row itself.
+    targets: Vec<u32>,
+    /// `c(i, j) > 0`, parallel to `targets`.
+    counts: Vec<f32>,
+}
+
+impl WeightedCoCounts {
+    /// The number of items (ids `0..n_items()`).
+    pub fn n_items(&self) -> usize {
+        self.item_counts.len()
+    }
+
+    /// The number of orders in the view (whatever their weight).
+    pub fn n_orders(&self) -> usize {
+        self.n_orders
+    }
+
+    /// The weighted order total `n`, the denominator of support.
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+
+    /// `c(i)` for every item, indexed by item id.
+    pub fn item_counts(&self) -> &[f64] {
+        &self.item_counts
+    }
+
+    /// Row `i`: the items that co-occur with `i` (sorted by id) and the
+    /// weighted counts `c(i, j)`.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
+    #[inline]
+    pub fn neighbours(&self, i: u32) -> (&[u32], &[f32]) {
+        let (a, b) = (
+            self.offsets[i as usize] as usize,
+            self.offsets[i as usize + 1] as usize,
+        );
+        (&self.targets[a..b], &self.counts[a..b])
+    }
+
+    /// `c(i, j)` (0 when they never co-occur, or `i == j`). Runs in
+    /// O(log degree).
+    pub fn pair(&self, i: u32, j: u32) -> f32 {
+        let (t, c) = self.neighbours(i);
+        t.binary_search(&j).map_or(0.0, |p| c[p])
+    }
+
+    /// The number of stored entries (twice the number of distinct pairs).
+    pub fn n_entries(&self) -> usize {
+        self.targets.len()
+    }
+}
+
+/// The inverted index item -> orders (indexes into the view) holding it,
+/// over the pair-counted prefix of each order; each item's orders
+/// ascending.
+#[derive(Debug)]
+pub(crate) struct Inverted {
+    /// `offsets[i]..offsets[i + 1]` is item `i`'s run; `n_items + 1`.
+    pub(crate) offsets: Vec<u32>,
+    /// View order indexes.
+    pub(crate) orders: Vec<u32>,
+}
+
+impl Inverted {
+    /// Builds the index, keeping the pair-counted line `k` of view order
+    /// `o` when `keep(o, k)`.
+    pub(crate) fn build(
+        view: OrdersView<'_>,
+        keep: impl Fn(usize, usize) -> bool,
+    ) -> Result<Inverted> {
+        let n = view.n_items();
+        let mut offsets = vec![0u32; n + 1];
+        let mut lines = 0usize;
+        for (o, order) in view.pair_orders().enumerate() {
+            for (k, &i) in order.iter().enumerate() {
+                if keep(o, k) {
+                    offsets[i as usize + 1] += 1;
+                    lines += 1;
+                }
+            }
+            if lines > u32::MAX as usize {
+                return Err(Error::CapExceeded {
+                    what: "order lines counted",
+                    cap: u32::MAX as u64,
+                    got: lines as u64,
+                });
+            }
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut orders = vec![0u32; lines];
+        let mut fill = offsets.clone();
+        for (o, order) in view.pair_orders().enumerate() {
+            for (k, &i) in order.iter().enumerate() {
+                if keep(o, k) {
+                    orders[fill[i as usize] as usize] = o as u32;
+                    fill[i as usize] += 1;
+                }
+            }
+        }
+        Ok(Inverted { offsets, orders })
+    }
+
+    /// As [`build`](Self::build), keeping the lines of positive weight
+    /// `weight(o, k)`, and returning their weights parallel to `orders`.
+    pub(crate) fn build_weighted(
+        view: OrdersView<'_>,
+        weight: impl Fn(usize, usize) -> f64,
+    ) -> Result<(Inverted, Vec<f64>)> {
+        let inv = Inverted::build(view, |o, k| weight(o, k) > 0.0)?;
+        let mut weights = vec![0f64; inv.orders.len()];
+        let mut fill = inv.offsets.clone();
+        for (o, order) in view.pair_orders().enumerate() {
+            for (k, &i) in order.iter().enumerate() {
+                let w = weight(o, k);
+                if w > 0.0 {
+                    weights[fill[i as usize] as usize] = w;
+                    fill[i as usize] += 1;
+                }
+            }
+        }
+        Ok((inv, weights))
+    }
+
+    /// Where item `i`'s orders are in `orders`.
+    #[inline]
+    pub(crate) fn range(&self, i: usize) -> Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    /// The orders holding item `i`.
+    #[inline]
+    pub(crate) fn orders(&self, i: usize) -> &[u32] {
+        &self.orders[self.range(i)]
+    }
+
+    /// Work per row: the summed sizes of the orders it walks.
+    pub(crate) fn work(&self, sizes: &[u32]) -> Vec<u64> {
+        (0..self.offsets.len() - 1)
+            .map(|i| {
+                self.orders(i)
+                    .iter()
+                    .map(|&o| u64::from(sizes[o as usize]))
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Runs `f` over contiguous chunks of `0..work.len()` of about equal summed
+/// work on up to `threads` threads, calling `progress` on the calling
+/// thread with the fraction of work done as chunks finish, and returns the
+/// results in chunk (row) order.
+pub(crate) fn run_chunks<T, F>(
+    work: &[u64],
+    threads: usize,
+    f: F,
+    progress: &mut dyn FnMut(f64),
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(Range<usize>) -> T + Sync,
+{
+    let threads = threads.max(1);
+    let ranges = split_by_work(work, (threads * CHUNKS_PER_THREAD).max(MIN_CHUNKS));
+    let total: u64 = work.iter().sum();
+    let chunk_work: Vec<u64> = ranges
+        .iter()
+        .map(|r| work[r.clone()].iter().sum())
+        .collect();
+    let mut done = 0u64;
+    let mut report = |w: u64| {
+        done += w;
+        progress(if total == 0 {
+            1.0
+        } else {
+            done as f64 / total as f64
+        });
+    };
+    if threads == 1 || ranges.len() == 1 {
+        let mut out = Vec::with_capacity(ranges.len());
+        for (r, &w) in ranges.iter().zip(&chunk_work) {
+            out.push(f(r.clone()));
+            report(w);
+        }
+        return out;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<T>> = (0..ranges.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
+        let handles: Vec<_> = (0..threads.min(ranges.len()))
+            .map(|_| {
+                let tx = tx.clone();
+                let (next, ranges, f) = (&next, &ranges, &f);
+                s.spawn(move || loop {
+                    let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(r) = ranges.get(c) else { break };
+                    if tx.send((c, f(r.clone()))).is_err() {
+                        break;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        // Ends when every worker has dropped its sender: all chunks sent,
+        // or a worker panicked (re-raised below).
+        for (c, block) in rx {
+            report(chunk_work[c]);
+            slots[c] = Some(block);
+        }
+        for h in handles {
+            // A panic in a worker is a bug in this module, not bad input:
+            // propagate it.
+            if let Err(p) = h.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+/// Concatenates counted chunks into CSR arrays over `n` rows.
+fn assemble<T: Copy>(n: usize, blocks: Vec<Block<T>>) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
+    let total: usize = blocks.iter().map(|b| b.1.len()).sum();
+    if total > MAX_PAIR_ENTRIES {
+        return Err(Error::CapExceeded {
+            what: "pair entries",
+            cap: MAX_PAIR_ENTRIES as u64,
+            got: total as u64,
+        });
+    }
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u32);
+    let mut targets = Vec::with_capacity(total);
+    let mut counts = Vec::with_capacity(total);
+    let mut end = 0u32;
+    for (lens, t, c) in blocks {
+        for l in lens {
+            end += l;
+            offsets.push(end);
+        }
+        targets.extend_from_slice(&t);
+        counts.extend_from_slice(&c);
+    }
+    debug_assert_eq!(offsets.len(), n + 1);
+    Ok((offsets, targets, counts))
+}
+
 /// Splits `0..work.len()` into at most `parts` contiguous ranges of about
 /// equal summed work.
-pub(crate) fn split_by_work(work: &[u64], parts: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn split_by_work(work: &[u64], parts: usize) -> Vec<Range<usize>> {
     let n = work.len();
     let total: u64 = work.iter().sum();
     if parts <= 1 || n < 2 || total == 0 {
-        return vec![0..n];
+        return std::iter::once(0..n).collect();
     }
     let mut ranges = Vec::with_capacity(parts);
     let mut start = 0;
@@ -317,6 +714,129 @@ mod tests {
                     prop_assert_eq!(cc.pair(i, j), p[i as usize][j as usize]);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn weighted_matches_brute_force(
+            rows in prop::collection::vec((0u8..10, 0u8..8, 0u8..4), 1..60),
+            threads in 1usize..4,
+            from in 0usize..3,
+        ) {
+            let rows: Vec<(String, String)> = rows.iter().map(|(o, s, _)| (o.to_string(), format!("s{s}"))).collect();
+            let log = OrderLog::from_rows(rows).unwrap();
+            let from = from.min(log.len() - 1);
+            let view = log.slice(from..log.len());
+            // Weights in quarters, so every sum is exact.
+            let order_w: Vec<f64> = (0..view.len()).map(|o| (o % 5) as f64 * 0.25).collect();
+            let line: Vec<f32> = (0..view.n_lines()).map(|k| ((k * 7) % 5) as f32 * 0.25).collect();
+            let w = Weights { order: order_w, line: line.clone() };
+            let cc = CoCounts::count_weighted(view, &w, threads, &mut |_| {}).unwrap();
+            let n = log.n_items();
+            let (mut c, mut p, mut total) = (vec![0f64; n], vec![vec![0f64; n]; n], 0f64);
+            let mut k0 = 0;
+            for o in 0..view.len() {
+                let order = view.order(o);
+                let e = |k: usize| f64::from(line[k0 + k]);
+                let mut most = 0f64;
+                for (a, &i) in order.iter().enumerate() {
+                    c[i as usize] += w.order[o] * e(a);
+                    most = most.max(e(a));
+                    for (b, &j) in order.iter().enumerate() {
+                        if i != j {
+                            p[i as usize][j as usize] += w.order[o] * e(a) * e(b);
+                        }
+                    }
+                }
+                total += w.order[o] * most;
+                k0 += order.len();
+            }
+            prop_assert_eq!(cc.item_counts(), &c[..]);
+            prop_assert_eq!(cc.total(), total);
+            prop_assert_eq!(cc.n_orders(), view.len());
+            for i in 0..n as u32 {
+                let (t, counts) = cc.neighbours(i);
+                prop_assert!(t.windows(2).all(|w| w[0] < w[1]));
+                prop_assert!(counts.iter().all(|&x| x > 0.0));
+                for j in 0..n as u32 {
+                    prop_assert_eq!(f64::from(cc.pair(i, j)), p[i as usize][j as usize]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unit_weights_equal_the_integer_counts() {
+        let log = OrderLog::from_rows([("1", "a"), ("1", "b"), ("2", "a"), ("2", "c"), ("2", "b")])
+            .unwrap();
+        let plain = CoCounts::count(log.view(), 2).unwrap();
+        let w = CoCounts::count_weighted(log.view(), &Weights::default(), 2, &mut |_| {}).unwrap();
+        assert_eq!(w.total(), 2.0);
+        for i in 0..3 {
+            assert_eq!(w.item_counts()[i as usize], f64::from(plain.count_of(i)));
+            let (t, c) = plain.neighbours(i);
+            let (wt, wc) = w.neighbours(i);
+            assert_eq!(t, wt);
+            assert!(c.iter().zip(wc).all(|(&a, &b)| a as f32 == b));
+        }
+    }
+
+    #[test]
+    fn bad_weights_are_rejected() {
+        let log = OrderLog::from_rows([("1", "a"), ("1", "b")]).unwrap();
+        let bad =
+            |w: Weights| CoCounts::count_weighted(log.view(), &w, 1, &mut |_| {}).unwrap_err();
+        let short = Weights {
+            order: vec![1.0, 1.0],
+            line: Vec::new(),
+        };
+        assert!(matches!(
+            bad(short),
+            Error::InvalidConfig {
+                field: "weights.order",
+                ..
+            }
+        ));
+        let nan = Weights {
+            order: Vec::new(),
+            line: vec![1.0, f32::NAN],
+        };
+        assert!(matches!(
+            bad(nan),
+            Error::InvalidConfig {
+                field: "weights.line",
+                ..
+            }
+        ));
+        let negative = Weights {
+            order: vec![-1.0],
+            line: Vec::new(),
+        };
+        assert!(matches!(
+            bad(negative),
+            Error::InvalidConfig {
+                field: "weights.order",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn progress_rises_to_one() {
+        let rows: Vec<(String, String)> = (0..400)
+            .map(|k| ((k / 5).to_string(), format!("s{}", k % 37)))
+            .collect();
+        let log = OrderLog::from_rows(rows).unwrap();
+        for threads in [1, 2, 3] {
+            let mut seen = Vec::new();
+            let cc =
+                CoCounts::count_with_progress(log.view(), threads, &mut |f| seen.push(f)).unwrap();
+            assert_eq!(cc, CoCounts::count(log.view(), 1).unwrap());
+            assert!(seen.len() >= 2, "{seen:?}");
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+            assert_eq!(seen.last(), Some(&1.0));
         }
     }
 

@@ -541,6 +541,24 @@ impl<'a> OrdersView<'a> {
         self.start + i
     }
 
+    /// The number of distinct lines of the view's orders (the sum of their
+    /// sizes).
+    pub fn n_lines(&self) -> usize {
+        self.log.offsets[self.end] as usize - self.log.offsets[self.start] as usize
+    }
+
+    /// Where order `i`'s lines are among the view's lines
+    /// (`0..n_lines()`), for arrays parallel to them.
+    ///
+    /// # Panics
+    /// Panics if `i >= self.len()`.
+    #[inline]
+    pub(crate) fn line_range(&self, i: usize) -> Range<usize> {
+        let base = self.log.offsets[self.start] as usize;
+        let r = self.log.line_range(self.start + i);
+        r.start - base..r.end - base
+    }
+
     /// Iterates over the orders of the view.
     pub fn iter(&self) -> Orders<'a> {
         Orders {
