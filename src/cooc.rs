@@ -322,7 +322,6 @@ impl CoCounts {
 
 /// Weights for [`CoCounts::count_weighted`].
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Weights {
     /// The weight of each order of the view, finite and `>= 0`, indexed
     /// like the view; empty = every order weighs 1.

@@ -113,10 +113,138 @@ impl fmt::Display for Day {
     }
 }
 
+/// Reads an order-log timestamp as seconds since 1970-01-01T00:00:00Z, for
+/// time decay.
+///
+/// Accepted, with nothing around them (no spaces):
+/// * a date, `2024-05-01` (midnight);
+/// * a date and time, `2024-05-01T10:00`, `2024-05-01 10:00:00` or
+///   `2024-05-01T10:00:00.250`, with an optional zone: `Z`, `+02:00`,
+///   `-0530` (a time without a zone is read as UTC: the shared datasets
+///   give local shop time without a zone, and only differences matter);
+/// * Unix seconds, `1714557600` or `1714557600.5` (not milliseconds: a
+///   13-digit value is read as seconds, tens of thousands of years away).
+///
+/// `None` for anything else, including impossible dates and times.
+///
+/// ```
+/// use cartwise::date::unix_seconds;
+/// assert_eq!(unix_seconds("1970-01-02"), Some(86_400.0));
+/// assert_eq!(unix_seconds("1970-01-01T01:00:30Z"), Some(3_630.0));
+/// assert_eq!(unix_seconds("1970-01-01 02:00+01:00"), Some(3_600.0));
+/// assert_eq!(unix_seconds("86400"), Some(86_400.0));
+/// assert_eq!(unix_seconds("yesterday"), None);
+/// ```
+pub fn unix_seconds(text: &str) -> Option<f64> {
+    let b = text.as_bytes();
+    if !b.is_empty() && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return text.parse::<f64>().ok().filter(|x| x.is_finite());
+    }
+    let day: Day = text.get(..10)?.parse().ok()?;
+    let mut seconds = f64::from(day.0) * 86_400.0;
+    let rest = &b[10..];
+    if rest.is_empty() {
+        return Some(seconds);
+    }
+    if !matches!(rest[0], b'T' | b't' | b' ') {
+        return None;
+    }
+    let rest = &rest[1..];
+    let two = |s: &[u8], at: usize| -> Option<u32> {
+        let d = s.get(at..at + 2)?;
+        if d.iter().all(u8::is_ascii_digit) {
+            Some(u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'))
+        } else {
+            None
+        }
+    };
+    let (h, m) = (two(rest, 0)?, two(rest, 3)?);
+    if rest.get(2) != Some(&b':') || h > 23 || m > 59 {
+        return None;
+    }
+    let mut at = 5;
+    let mut sec = 0f64;
+    if rest.get(at) == Some(&b':') {
+        let s = two(rest, at + 1)?;
+        if s > 60 {
+            return None;
+        }
+        sec = f64::from(s);
+        at += 3;
+        if rest.get(at) == Some(&b'.') {
+            let digits = rest[at + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if digits == 0 {
+                return None;
+            }
+            let frac = std::str::from_utf8(&rest[at..at + 1 + digits]).ok()?;
+            sec += frac.parse::<f64>().ok()?;
+            at += 1 + digits;
+        }
+    }
+    seconds += f64::from(h * 3600 + m * 60) + sec;
+    let zone = &rest[at..];
+    match zone {
+        [] | [b'Z' | b'z'] => Some(seconds),
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (zh, zm) = match tail.len() {
+                5 if tail[2] == b':' => (two(tail, 0)?, two(tail, 3)?),
+                4 => (two(tail, 0)?, two(tail, 2)?),
+                2 => (two(tail, 0)?, 0),
+                _ => return None,
+            };
+            if zh > 23 || zm > 59 {
+                return None;
+            }
+            let offset = f64::from(zh * 3600 + zm * 60);
+            Some(if *sign == b'+' {
+                seconds - offset
+            } else {
+                seconds + offset
+            })
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn timestamps() {
+        // 2016-10-30 is day 17_104.
+        let day = 17_104.0 * 86_400.0;
+        assert_eq!(Day::from_ymd(2016, 10, 30), Some(Day(17_104)));
+        for (text, want) in [
+            ("2016-10-30", Some(day)),
+            ("2016-10-30T09:58:11", Some(day + 35_891.0)),
+            ("2016-10-30T09:58", Some(day + 35_880.0)),
+            ("2016-10-30 09:58:11Z", Some(day + 35_891.0)),
+            ("2016-10-30T09:58:11.5", Some(day + 35_891.5)),
+            ("2016-10-30T09:58:11+01:00", Some(day + 35_891.0 - 3_600.0)),
+            ("2016-10-30T09:58:11-0130", Some(day + 35_891.0 + 5_400.0)),
+            ("2016-10-30T09:58:11+01", Some(day + 35_891.0 - 3_600.0)),
+            ("0", Some(0.0)),
+            ("12.25", Some(12.25)),
+            ("", None),
+            ("2016-10-30T", None),
+            ("2016-10-30T24:00", None),
+            ("2016-10-30T09:60", None),
+            ("2016-10-30T09:58:11.", None),
+            ("2016-10-30T09:58:11 ", None),
+            ("2016-10-30T09:58:11+1", None),
+            ("2016-13-30", None),
+            ("1.2.3", None),
+            ("-5", None),
+            ("2016-10-30é", None),
+        ] {
+            assert_eq!(unix_seconds(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn known_days() {

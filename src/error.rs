@@ -265,6 +265,15 @@ pub enum Error {
         /// The row's order id (empty when that is the empty field).
         order_id: String,
     },
+    /// An order whose timestamp is missing or unreadable, when mining with
+    /// time decay.
+    #[error("invalid timestamp {value:?} on order {order_id:?}: time decay needs a date (2024-05-01), a date-time (2024-05-01T10:00:00Z) or Unix seconds on every order")]
+    InvalidTimestamp {
+        /// The order's id.
+        order_id: String,
+        /// The timestamp as read; empty when the order has none.
+        value: String,
+    },
 }
 
 impl Error {

@@ -14,6 +14,8 @@ pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod id;
+pub mod itemset;
+pub mod mine;
 pub mod orders;
 pub mod product;
 pub mod recommend;
@@ -37,6 +39,11 @@ pub use graph::{
     CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
 };
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
+pub use itemset::ItemsetRules;
+pub use mine::{
+    Decay, EventWeights, Events, ItemsetRule, Itemsets, Measure, Measures, MineReport, MinedGraph,
+    Miner, Phase, Progress, Rule,
+};
 pub use orders::{
     Event, LoadReport, OnMalformed, OrderLog, OrderLogBuilder, Orders, OrdersView, ReadOptions,
     DEFAULT_MAX_ITEMS, MAX_ITEMS_PER_ORDER,
@@ -49,8 +56,8 @@ pub use recommend::{
 pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
 pub use strategy::{
-    Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
-    Similar, Strategy, Upsell, UpsellConfig, Via,
+    Associations, Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence,
+    FeatureRule, Kind, Similar, Strategy, Upsell, UpsellConfig, Via,
 };
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves

@@ -31,7 +31,7 @@
 //!   different events, the order keeps the SKU once, at its first position,
 //!   with the strongest event (purchase over cart over view): an item that
 //!   was viewed and then bought was bought. The miner
-//!   ([`crate::mine::Miner::event_weights`]) turns events into weights.
+//!   ([`Miner::events`](crate::mine::Miner::events)) turns events into weights.
 //!
 //! Strings are taken verbatim: no trimming, no case folding.
 //!

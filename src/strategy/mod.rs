@@ -10,6 +10,9 @@
 //! * [`CrossSell`]: curated complement edges plus category rules.
 //! * [`Upsell`]: higher tiers of a cart product's family, within a price step.
 //! * `Learned`: weights learned from order history.
+//! * [`Associations`]: association rules mined from order history
+//!   ([`crate::mine`]) or by Spark ([`crate::spark`]), with itemset rules
+//!   that fire on two cart products together.
 //!
 //! Evidence accumulates: a product reached from two cart lines, or by two
 //! strategies, is one candidate whose relevance is the sum of its evidence,
@@ -48,10 +51,12 @@ use crate::id::{CategoryId, ProductId};
 use crate::recommend::Request;
 use crate::relation::RelationId;
 
+pub mod associations;
 pub mod cross_sell;
 pub mod similar;
 pub mod upsell;
 
+pub use associations::Associations;
 pub use cross_sell::{CrossSell, CrossSellConfig};
 pub use similar::Similar;
 pub use upsell::{FeatureRule, Upsell, UpsellConfig};
