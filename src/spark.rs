@@ -22,11 +22,15 @@
 //!
 //! [`read_association_rules`] turns such a file into [`SparkRule`]s, in file
 //! order. It only parses and checks the rules; it needs no catalog, so it
-//! cannot tell whether a SKU exists. A rule with a one-item antecedent is a
-//! complement edge (`antecedent -> consequent`, weighted by confidence); a
-//! longer antecedent is an itemset rule that fires only when the cart holds
-//! all of it. Resolving the SKUs and building those is the loader's job, and
-//! that is where unknown SKUs are reported.
+//! cannot tell whether a SKU exists. [`to_graph`] then resolves the SKUs
+//! against a catalog: a rule with a one-item antecedent becomes a complement
+//! edge (`antecedent -> consequent`, weighted by confidence, or another
+//! measure with [`to_graph_with`]); a two-item antecedent becomes an
+//! itemset rule that fires only when the cart holds both
+//! ([`ItemsetRules`]); both are served by the
+//! [`Associations`](crate::Associations) strategy. Rules naming a SKU the
+//! catalog lacks, and rules with longer antecedents, are skipped and
+//! counted in the [`MineReport`].
 //!
 //! Spark writes a directory of `part-*.json` files; read each one, or
 //! concatenate them, since every line stands alone.
@@ -68,8 +72,13 @@
 
 use std::io::BufRead;
 
+use ahash::AHashSet;
 use serde::de::{self, Deserialize, Deserializer};
 
+use crate::catalog::Catalog;
+use crate::graph::{ComplementGraph, RawEdge};
+use crate::itemset::ItemsetRules;
+use crate::mine::{Measure, Measures, MineReport, DEFAULT_CONVICTION_CAP};
 use crate::{Error, Result};
 
 /// One association rule as Spark MLlib's `FPGrowth` writes it.
@@ -190,6 +199,141 @@ pub fn read_association_rules<R: BufRead>(mut reader: R) -> Result<Vec<SparkRule
         let raw: RawRule = serde_json::from_slice(text).map_err(|e| json_error(line, &e))?;
         rules.push(check(raw)?);
     }
+}
+
+/// Spark rules as cartwise's serving structures over `catalog`'s ids, each
+/// weighted by its confidence: see [`to_graph_with`].
+///
+/// # Errors
+/// As [`to_graph_with`].
+pub fn to_graph<C: Catalog + ?Sized>(
+    rules: &[SparkRule],
+    catalog: &C,
+) -> Result<(ComplementGraph, ItemsetRules, MineReport)> {
+    to_graph_with(rules, catalog, Measure::Confidence)
+}
+
+/// Spark rules as cartwise's serving structures over `catalog`'s ids: a
+/// one-item antecedent `a -> c` becomes a complement edge, a two-item
+/// antecedent `{a, b} -> c` an itemset rule (a rule with several
+/// consequents, which Spark does not write, gives one per consequent).
+///
+/// The weight is `measure`. Spark gives support, confidence and lift; the
+/// other measures follow from those three (with `s`, `f`, `l` the rule's
+/// support, confidence and lift, the antecedent's support is `s / f` and the
+/// consequent's `f / l`, and [`Measures::new`] does the rest), with
+/// conviction capped at [`DEFAULT_CONVICTION_CAP`]. A rule whose weight is
+/// not positive (negative leverage) is dropped and counted.
+///
+/// Skipped and counted in the report: rules naming a SKU the catalog does
+/// not know (the distinct unknown SKUs are counted too, and the first one
+/// met is named), and rules with three or more antecedent items. Spark
+/// predicts from those too, but each such rule `{a, b, x} -> c` comes with
+/// `a -> c` (every subset of a frequent itemset is frequent), so a cart
+/// that fires it reaches `c` anyway. Repeated edges or rules keep their
+/// largest weight. Runs in O(r log r) for r rules.
+///
+/// ```
+/// use cartwise::spark::{read_association_rules, to_graph};
+/// use cartwise::{Catalog, InMemoryCatalog, Money, Product};
+/// let catalog = InMemoryCatalog::from_products(
+///     ["beef", "rolls", "milk"].map(|s| Product::new(s, s, Money(100), "food")))?;
+/// let rules = read_association_rules(concat!(
+///     r#"{"antecedent":["beef"],"consequent":["rolls"],"confidence":0.38,"lift":1.86,"support":0.02}"#, "\n",
+///     r#"{"antecedent":["beef","milk"],"consequent":["rolls"],"confidence":0.5,"lift":2.4,"support":0.01}"#, "\n",
+///     r#"{"antecedent":["beef"],"consequent":["tea"],"confidence":0.1,"lift":1.1,"support":0.01}"#,
+/// ).as_bytes())?;
+/// let (graph, itemsets, report) = to_graph(&rules, &catalog)?;
+/// let id = |s| catalog.id(s).unwrap();
+/// assert_eq!(graph.weight(id("beef"), id("rolls")), Some(0.38));
+/// assert_eq!(itemsets.consequents(id("milk"), id("beef")).1, &[0.5]);
+/// assert_eq!((report.edges, report.itemset_rules, report.skipped_rules), (1, 1, 1));
+/// assert_eq!(report.first_unknown_sku.as_deref(), Some("tea"));
+/// # Ok::<(), cartwise::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidConfig`] when `measure` needs a field a rule lacks
+/// (support, or lift for models saved by Spark before 2.4);
+/// [`Error::CapExceeded`] past the graph's or the itemset rules' caps.
+pub fn to_graph_with<C: Catalog + ?Sized>(
+    rules: &[SparkRule],
+    catalog: &C,
+    measure: Measure,
+) -> Result<(ComplementGraph, ItemsetRules, MineReport)> {
+    let mut report = MineReport::default();
+    let mut unknown: AHashSet<&str> = AHashSet::new();
+    let mut edges = Vec::new();
+    let mut pairs = Vec::new();
+    for rule in rules {
+        if rule.antecedent.len() > 2 {
+            report.skipped_long_antecedents += 1;
+            continue;
+        }
+        let Some(weight) = spark_weight(rule, measure)? else {
+            report.skipped_weightless += 1;
+            continue;
+        };
+        let mut ids = Vec::with_capacity(rule.antecedent.len() + rule.consequent.len());
+        for sku in rule.antecedent.iter().chain(&rule.consequent) {
+            match catalog.id(sku) {
+                Some(id) => ids.push(id),
+                None => {
+                    if unknown.insert(sku) {
+                        report.first_unknown_sku.get_or_insert_with(|| sku.clone());
+                    }
+                }
+            }
+        }
+        if ids.len() < rule.antecedent.len() + rule.consequent.len() {
+            report.skipped_rules += 1;
+            continue;
+        }
+        let (lhs, rhs) = ids.split_at(rule.antecedent.len());
+        for &c in rhs {
+            match *lhs {
+                [a] => edges.push(RawEdge::plain(a, c, weight)),
+                [a, b] => pairs.push(([a, b], c, weight)),
+                _ => {}
+            }
+        }
+    }
+    report.unknown_skus = unknown.len() as u64;
+    report.edges = edges.len() as u64;
+    report.itemset_rules = pairs.len() as u64;
+    let graph = ComplementGraph::from_checked(catalog.len(), edges)?;
+    let itemsets = ItemsetRules::from_rules(catalog.len(), pairs)?;
+    Ok((graph, itemsets, report))
+}
+
+/// A rule's weight under `measure`, or `None` when it is not positive.
+fn spark_weight(rule: &SparkRule, measure: Measure) -> Result<Option<f32>> {
+    let missing = |field: &'static str| Error::InvalidConfig {
+        field: "measure",
+        value: measure.name().to_owned(),
+        hint: if field == "lift" {
+            "the rules carry no lift (written by Spark before 2.4); use confidence or support"
+        } else {
+            "the rules carry no support (written by Spark before 3.1); use confidence or lift"
+        },
+    };
+    let f = rule.confidence;
+    let value = match measure {
+        Measure::Confidence => f,
+        Measure::Support => rule.support.ok_or_else(|| missing("support"))?,
+        Measure::Lift => rule.lift.ok_or_else(|| missing("lift"))?,
+        Measure::Leverage | Measure::Conviction | Measure::Jaccard => {
+            let s = rule.support.ok_or_else(|| missing("support"))?;
+            let l = rule.lift.ok_or_else(|| missing("lift"))?;
+            if f <= 0.0 || l <= 0.0 {
+                return Ok(None);
+            }
+            let m = Measures::new(1.0, s / f, f / l, s);
+            f64::from(m.weight(measure, DEFAULT_CONVICTION_CAP))
+        }
+    };
+    let w = value.min(f64::from(f32::MAX)) as f32;
+    Ok((w > 0.0).then_some(w))
 }
 
 /// Turns a serde_json error for one line into [`Error::Json`] at `line`.
