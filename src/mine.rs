@@ -65,7 +65,7 @@
 //! # Thresholds and top-N
 //!
 //! A rule is kept when its count is at least [`min_count`](Miner::min_count)
-//! (default 1), its support at least [`min_support`](Miner::min_support)
+//! (default 0: every pair seen at all), its support at least [`min_support`](Miner::min_support)
 //! (default 0) and its confidence at least
 //! [`min_confidence`](Miner::min_confidence) (default 0); then each item
 //! keeps its [`top`](Miner::top) ([`DEFAULT_TOP`]) strongest out-rules by
@@ -488,7 +488,7 @@ impl Default for Miner {
     fn default() -> Self {
         Miner {
             min_support: 0.0,
-            min_count: 1.0,
+            min_count: 0.0,
             min_confidence: 0.0,
             top: DEFAULT_TOP,
             measure: Measure::Confidence,
@@ -565,8 +565,8 @@ impl RowCounts<'_> {
 type Kept = (f32, u32, f64);
 
 impl Miner {
-    /// A miner with the defaults: all rules with a count of at least 1,
-    /// weighted by confidence, the [`DEFAULT_TOP`] strongest per item, no
+    /// A miner with the defaults: every rule seen at all, weighted by
+    /// confidence, the [`DEFAULT_TOP`] strongest per item, no
     /// itemset rules, no decay, purchases only, on
     /// [`cooc::default_threads`] threads.
     pub fn new() -> Self {
@@ -580,7 +580,9 @@ impl Miner {
     }
 
     /// Minimum count `c(A, B)` of a kept rule (an order weight when orders
-    /// or events are weighted), `>= 0`. Default 1.
+    /// or events are weighted), `>= 0`. Default 0: every pair seen at all
+    /// (a stored count is always positive), which keeps the faint evidence
+    /// of old orders and views that a minimum of 1 would drop.
     pub fn min_count(&mut self, count: f64) -> &mut Self {
         self.min_count = count;
         self
@@ -1045,6 +1047,9 @@ impl Miner {
             });
         }
         let mut t = ItemsetTable::default();
+        if total == 0 {
+            return Ok(t);
+        }
         t.offsets.push(0);
         for block in blocks {
             for ((key, count), len) in block.keys.into_iter().zip(block.lens) {
