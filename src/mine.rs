@@ -72,7 +72,11 @@
 //! weight, ties by the consequent's SKU. Itemset rules need a count of at
 //! least [`itemset_min_count`](Miner::itemset_min_count) too
 //! ([`DEFAULT_ITEMSET_MIN_COUNT`]), and each antecedent pair keeps its
-//! `top` strongest.
+//! [`itemset_top`](Miner::itemset_top) ([`DEFAULT_ITEMSET_TOP`])
+//! strongest. Those defaults are stricter because there are far more
+//! pairs than items: on `retail_fimi` a minimum count of 2 and 50 rules
+//! per pair gave 6.0 million itemset rules (160 MB of JSON), the defaults
+//! 434,000 (29 MB).
 //!
 //! # Counting, time and memory
 //!
@@ -145,19 +149,22 @@ use crate::itemset::ItemsetRules;
 use crate::orders::{Event, OrdersView};
 use crate::product::{Money, Product};
 
-/// The default number of out-rules kept per item (and per antecedent pair
-/// of itemset rules).
+/// The default number of out-rules kept per item.
 pub const DEFAULT_TOP: usize = 50;
+
+/// The default number of itemset rules kept per antecedent pair.
+pub const DEFAULT_ITEMSET_TOP: usize = 10;
 
 /// The default cap on conviction as an edge weight. Conviction 100 means
 /// the rule fails 100 times less often than chance predicts; above that
 /// rules are treated as equally certain (and tie by SKU).
 pub const DEFAULT_CONVICTION_CAP: f64 = 100.0;
 
-/// The default minimum count of an itemset rule `{A, B} -> C`: a pair seen
-/// in a single order would otherwise make a rule with confidence 1 for
-/// every other item of that order.
-pub const DEFAULT_ITEMSET_MIN_COUNT: f64 = 2.0;
+/// The default minimum count of an itemset rule `{A, B} -> C` (and of its
+/// antecedent pair): conditioning on a pair seen in a handful of orders
+/// gives confidences that are mostly noise (a pair seen once makes a rule
+/// with confidence 1 for every other item of that order).
+pub const DEFAULT_ITEMSET_MIN_COUNT: f64 = 5.0;
 
 /// The most rules a [`MinedGraph`] may hold (of each kind): offsets are
 /// `u32`.
@@ -344,7 +351,9 @@ pub enum Decay {
 }
 
 /// The weights of non-purchase events, for [`Events::Weighted`]. A purchase
-/// always weighs 1.
+/// always weighs 1, and `view <= cart <= 1`: the order log keeps a SKU
+/// repeated in an order once, with its strongest event (see
+/// [`crate::orders`]), so the weights must rank events the same way.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct EventWeights {
@@ -364,8 +373,8 @@ impl Default for EventWeights {
 }
 
 impl EventWeights {
-    /// Weights for add-to-cart and view lines, each in `[0, 1]` (checked
-    /// when mining).
+    /// Weights for add-to-cart and view lines, `0 <= view <= cart <= 1`
+    /// (checked when mining).
     pub fn new(cart: f32, view: f32) -> Self {
         EventWeights { cart, view }
     }
@@ -475,6 +484,7 @@ pub struct Miner {
     min_count: f64,
     min_confidence: f64,
     top: usize,
+    itemset_top: usize,
     measure: Measure,
     conviction_cap: f64,
     threads: usize,
@@ -491,6 +501,7 @@ impl Default for Miner {
             min_count: 0.0,
             min_confidence: 0.0,
             top: DEFAULT_TOP,
+            itemset_top: DEFAULT_ITEMSET_TOP,
             measure: Measure::Confidence,
             conviction_cap: DEFAULT_CONVICTION_CAP,
             threads: cooc::default_threads(),
@@ -595,10 +606,17 @@ impl Miner {
     }
 
     /// How many out-rules each item keeps, the strongest by weight (ties
-    /// by SKU), at least 1; `usize::MAX` keeps all. Also the number of
-    /// consequents kept per itemset antecedent. Default [`DEFAULT_TOP`].
+    /// by SKU), at least 1; `usize::MAX` keeps all. Default
+    /// [`DEFAULT_TOP`].
     pub fn top(&mut self, top: usize) -> &mut Self {
         self.top = top;
+        self
+    }
+
+    /// How many itemset rules each antecedent pair keeps, as
+    /// [`top`](Self::top). Default [`DEFAULT_ITEMSET_TOP`].
+    pub fn itemset_top(&mut self, top: usize) -> &mut Self {
+        self.itemset_top = top;
         self
     }
 
@@ -675,6 +693,9 @@ impl Miner {
         if self.top == 0 {
             return bad("top", "0".into(), "at least 1 rule per item");
         }
+        if self.itemset_top == 0 {
+            return bad("itemset_top", "0".into(), "at least 1 rule per pair");
+        }
         if !(self.conviction_cap.is_finite() && self.conviction_cap > 0.0) {
             return bad(
                 "conviction_cap",
@@ -702,6 +723,13 @@ impl Miner {
                 if !(x.is_finite() && (0.0..=1.0).contains(&x)) {
                     return bad(field, x.to_string(), "in [0, 1]; a purchase weighs 1");
                 }
+            }
+            if w.view > w.cart {
+                return bad(
+                    "event_weights.view",
+                    w.view.to_string(),
+                    "at most the add-to-cart weight: an order log keeps a repeated SKU's strongest event, purchase over cart over view",
+                );
             }
         }
         Ok(())
@@ -782,7 +810,7 @@ impl Miner {
                     kept.push((w, rank[j as usize], both));
                 }
             }
-            self.top_n(&mut kept);
+            Self::top_n(&mut kept, self.top);
             for &(w, t, c) in &kept {
                 targets.push(t);
                 pair_counts.push(c);
@@ -859,11 +887,11 @@ impl Miner {
 
     /// Keeps the `top` strongest (weight descending, then rank ascending)
     /// and sorts them by rank.
-    fn top_n(&self, kept: &mut Vec<Kept>) {
+    fn top_n(kept: &mut Vec<Kept>, top: usize) {
         let by_strength = |a: &Kept, b: &Kept| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if kept.len() > self.top {
-            kept.select_nth_unstable_by(self.top - 1, by_strength);
-            kept.truncate(self.top);
+        if kept.len() > top && top > 0 {
+            kept.select_nth_unstable_by(top - 1, by_strength);
+            kept.truncate(top);
         }
         kept.sort_unstable_by_key(|k| k.1);
     }
@@ -922,6 +950,12 @@ impl Miner {
     }
 
     /// Itemset rules `{A, B} -> C` over the frequent pairs.
+    ///
+    /// Item by item (A, in SKU order): walk the orders holding A and file
+    /// each under every frequent partner B it holds (a projection of the
+    /// log onto A, as in FP-growth and Eclat); then, partner by partner,
+    /// tally the third items of its orders. Each order is walked once per
+    /// frequent pair it holds, and no order lists are intersected.
     fn mine_itemsets<F: FnMut(Progress)>(
         &self,
         orders: OrdersView<'_>,
@@ -932,27 +966,12 @@ impl Miner {
         progress: &mut F,
     ) -> Result<ItemsetTable> {
         let n = counts.total();
+        let n_items = orders.n_items();
         let min_count = self.min_count.max(self.itemset_min_count);
-        // Frequent pairs (a, b) with rank(a) < rank(b), in rank order.
-        let mut keys: Vec<(u32, u32, f64)> = Vec::new();
-        let mut row_keys: Vec<(u32, u32, f64)> = Vec::new();
-        for &a in items {
-            let (row, row_counts) = counts.row(a);
-            row_keys.clear();
-            for (k, &b) in row.iter().enumerate() {
-                let c = row_counts.get(k);
-                // A triple's count is at most its pair's: a pair below the
-                // count or support threshold cannot make a rule.
-                if rank[b as usize] > rank[a as usize]
-                    && c >= min_count
-                    && Measures::new(n, c, c, c).support >= self.min_support
-                {
-                    row_keys.push((a, b, c));
-                }
-            }
-            row_keys.sort_unstable_by_key(|k| rank[k.1 as usize]);
-            keys.extend_from_slice(&row_keys);
-        }
+        // A triple's count is at most its pair's: a pair below the count or
+        // support threshold cannot make a rule.
+        let frequent =
+            |c: f64| c >= min_count && Measures::new(n, c, c, c).support >= self.min_support;
         // Order weight w_o and line weight e_ok (1 when unweighted).
         let order_w = |o: usize| weights.and_then(|w| w.order.get(o).copied()).unwrap_or(1.0);
         let line_w = |o: usize, k: usize| -> f64 {
@@ -965,69 +984,129 @@ impl Miner {
                 _ => 1.0,
             }
         };
-        // The inverted index, with entry weights w_o·e_oi when weighted.
+        // The inverted index, with entry weights w_o·e_oa when weighted.
         let (inv, entry_w) = match weights {
             None => (Inverted::build(orders, |_, _| true)?, Vec::new()),
             Some(_) => Inverted::build_weighted(orders, |o, k| order_w(o) * line_w(o, k))?,
         };
-        let mean_size = (orders.n_lines() as f64 / orders.len().max(1) as f64).max(1.0);
-        let work: Vec<u64> = keys
+        // Work per antecedent item: the squared sizes of its orders.
+        let work: Vec<u64> = items
             .iter()
-            .map(|&(a, b, _)| {
-                let (la, lb) = (inv.range(a as usize).len(), inv.range(b as usize).len());
-                (la + lb) as u64 + (la.min(lb) as f64 * mean_size) as u64
+            .map(|&a| {
+                inv.orders(a as usize)
+                    .iter()
+                    .map(|&o| (orders.pair_items(o as usize).len() as u64).pow(2))
+                    .sum()
             })
             .collect();
-        let n_items = orders.n_items();
         let chunk = |range: Range<usize>| -> ItemsetBlock {
             let mut acc = vec![0f64; n_items];
             let mut stamp = vec![0u32; n_items];
+            // Item -> its index among the current A's frequent partners.
+            let mut slot = vec![u32::MAX; n_items];
+            let mut partners: Vec<(u32, f64)> = Vec::new();
+            // Per partner, its orders holding A and the pair's weight there
+            // (w_o·e_a·e_b), in CSR form.
+            let mut starts: Vec<u32> = Vec::new();
+            let mut filed: Vec<(u32, f64)> = Vec::new();
             let mut touched: Vec<u32> = Vec::new();
             let mut kept: Vec<Kept> = Vec::new();
             let mut block = ItemsetBlock::default();
-            for (local, key) in range.clone().enumerate() {
-                let (a, b, cab) = keys[key];
-                let mark = local as u32 + 1;
-                let (ra, rb) = (inv.range(a as usize), inv.range(b as usize));
-                for_each_common(&inv.orders, ra, rb, |x, y| {
-                    let o = inv.orders[x] as usize;
-                    // The weight of the pair in order o, w_o·e_a·e_b: both
-                    // entries hold w_o once (and w_o > 0, or they would not
-                    // be in the index).
-                    let wab = if entry_w.is_empty() {
-                        1.0
-                    } else {
-                        entry_w[x] * entry_w[y] / order_w(o)
-                    };
-                    for (k, &j) in orders.pair_items(o).iter().enumerate() {
-                        if j == a || j == b {
-                            continue;
-                        }
-                        let e = line_w(o, k);
-                        if e <= 0.0 {
-                            continue;
-                        }
-                        if stamp[j as usize] != mark {
-                            stamp[j as usize] = mark;
-                            touched.push(j);
-                        }
-                        acc[j as usize] += wab * e;
-                    }
-                });
-                kept.clear();
-                for &j in &touched {
-                    let both = acc[j as usize];
-                    acc[j as usize] = 0.0;
-                    if let Some(w) = self.keep(n, cab, counts.item(j), both, min_count) {
-                        kept.push((w, rank[j as usize], both));
+            let mut mark = 0u32;
+            for &a in &items[range] {
+                let ra = rank[a as usize];
+                let (row, row_counts) = counts.row(a);
+                partners.clear();
+                for (k, &b) in row.iter().enumerate() {
+                    let c = row_counts.get(k);
+                    if rank[b as usize] > ra && frequent(c) {
+                        partners.push((b, c));
                     }
                 }
-                touched.clear();
-                self.top_n(&mut kept);
-                if !kept.is_empty() {
-                    block.keys.push(([rank[a as usize], rank[b as usize]], cab));
-                    block.lens.push(kept.len() as u32);
-                    block.rules.extend_from_slice(&kept);
+                if partners.is_empty() {
+                    continue;
+                }
+                partners.sort_unstable_by_key(|p| rank[p.0 as usize]);
+                for (s, &(b, _)) in partners.iter().enumerate() {
+                    slot[b as usize] = s as u32;
+                }
+                // File A's orders under each partner they hold: count, then
+                // place.
+                starts.clear();
+                starts.resize(partners.len() + 1, 0);
+                let a_orders = inv.range(a as usize);
+                for x in a_orders.clone() {
+                    let o = inv.orders[x] as usize;
+                    for &b in orders.pair_items(o) {
+                        let s = slot[b as usize];
+                        if s != u32::MAX {
+                            starts[s as usize + 1] += 1;
+                        }
+                    }
+                }
+                for s in 0..partners.len() {
+                    starts[s + 1] += starts[s];
+                }
+                filed.clear();
+                filed.resize(starts[partners.len()] as usize, (0, 0.0));
+                let mut fill = starts.clone();
+                for x in a_orders {
+                    let o = inv.orders[x] as usize;
+                    let wa = entry_w.get(x).copied().unwrap_or(1.0);
+                    for (k, &b) in orders.pair_items(o).iter().enumerate() {
+                        let s = slot[b as usize];
+                        if s != u32::MAX {
+                            let e = if weights.is_some() { line_w(o, k) } else { 1.0 };
+                            filed[fill[s as usize] as usize] = (o as u32, wa * e);
+                            fill[s as usize] += 1;
+                        }
+                    }
+                }
+                for &(b, _) in &partners {
+                    slot[b as usize] = u32::MAX;
+                }
+                // Partner by partner, tally the third items.
+                for (s, &(b, cab)) in partners.iter().enumerate() {
+                    mark = mark.wrapping_add(1);
+                    if mark == 0 {
+                        stamp.iter_mut().for_each(|x| *x = 0);
+                        mark = 1;
+                    }
+                    for &(o, wab) in &filed[starts[s] as usize..starts[s + 1] as usize] {
+                        if wab <= 0.0 {
+                            continue;
+                        }
+                        let o = o as usize;
+                        for (k, &c) in orders.pair_items(o).iter().enumerate() {
+                            if c == a || c == b {
+                                continue;
+                            }
+                            let e = if weights.is_some() { line_w(o, k) } else { 1.0 };
+                            if e <= 0.0 {
+                                continue;
+                            }
+                            if stamp[c as usize] != mark {
+                                stamp[c as usize] = mark;
+                                touched.push(c);
+                            }
+                            acc[c as usize] += wab * e;
+                        }
+                    }
+                    kept.clear();
+                    for &c in &touched {
+                        let both = acc[c as usize];
+                        acc[c as usize] = 0.0;
+                        if let Some(w) = self.keep(n, cab, counts.item(c), both, min_count) {
+                            kept.push((w, rank[c as usize], both));
+                        }
+                    }
+                    touched.clear();
+                    Self::top_n(&mut kept, self.itemset_top);
+                    if !kept.is_empty() {
+                        block.keys.push(([ra, rank[b as usize]], cab));
+                        block.lens.push(kept.len() as u32);
+                        block.rules.extend_from_slice(&kept);
+                    }
                 }
             }
             block
@@ -1074,52 +1153,6 @@ struct ItemsetBlock {
     keys: Vec<([u32; 2], f64)>,
     lens: Vec<u32>,
     rules: Vec<Kept>,
-}
-
-/// Calls `f(x, y)` for every order in both `a` and `b` (ranges of `orders`,
-/// each ascending), with its positions. Gallops through the longer list
-/// when the lengths differ a lot.
-fn for_each_common(
-    orders: &[u32],
-    a: Range<usize>,
-    b: Range<usize>,
-    mut f: impl FnMut(usize, usize),
-) {
-    let (short, long, swapped) = if a.len() <= b.len() {
-        (a, b, false)
-    } else {
-        (b, a, true)
-    };
-    let call = |f: &mut dyn FnMut(usize, usize), s: usize, l: usize| {
-        if swapped {
-            f(l, s)
-        } else {
-            f(s, l)
-        }
-    };
-    if short.len() * 16 < long.len() {
-        let mut from = long.start;
-        for s in short {
-            let o = orders[s];
-            from += orders[from..long.end].partition_point(|&x| x < o);
-            if from < long.end && orders[from] == o {
-                call(&mut f, s, from);
-            }
-        }
-    } else {
-        let (mut s, mut l) = (short.start, long.start);
-        while s < short.end && l < long.end {
-            match orders[s].cmp(&orders[l]) {
-                std::cmp::Ordering::Less => s += 1,
-                std::cmp::Ordering::Greater => l += 1,
-                std::cmp::Ordering::Equal => {
-                    call(&mut f, s, l);
-                    s += 1;
-                    l += 1;
-                }
-            }
-        }
-    }
 }
 
 /// Itemset rules keyed by item index (SKU rank) in a [`MinedGraph`].
