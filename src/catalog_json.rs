@@ -130,10 +130,24 @@ pub fn from_json_str(text: &str) -> Result<LoadedCatalog> {
     for c in file.repurchasable_categories {
         b.repurchasable_category(c);
     }
+    let skus: Vec<String> = file.products.iter().map(|p| p.sku.clone()).collect();
     for (i, p) in file.products.into_iter().enumerate() {
         b.add(p).map_err(|e| locate("products", i, e))?;
     }
-    let catalog = b.build()?;
+    // A shared tier shows only once the whole catalog is known: point at
+    // the later of the two products in the file.
+    let catalog = b.build().map_err(|e| {
+        let at = match &e {
+            Error::DuplicateTier { first, second, .. } => {
+                skus.iter().rposition(|s| s == first || s == second)
+            }
+            _ => None,
+        };
+        match at {
+            Some(i) => locate("products", i, e),
+            None => e,
+        }
+    })?;
     let mut g = ComplementGraph::builder(&catalog);
     for (i, link) in file.complements.iter().enumerate() {
         g.link(link).map_err(|err| locate("complements", i, err))?;
