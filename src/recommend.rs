@@ -329,6 +329,11 @@ impl Rules {
     }
 }
 
+/// Checks merchant rules against a catalog.
+pub(crate) fn check_rules<C: Catalog + ?Sized>(catalog: &C, rules: &Rules) -> Result<()> {
+    ResolvedRules::resolve(catalog, rules).map(|_| ())
+}
+
 /// [`Rules`] resolved to ids.
 #[derive(Clone, Debug, Default)]
 struct ResolvedRules {
@@ -752,6 +757,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             return Err(Error::InvalidLimit {
                 limit: request.limit,
                 max: crate::MAX_LIMIT,
+            });
+        }
+        if request.max_per_category == Some(0) {
+            return Err(Error::InvalidConfig {
+                field: "max_per_category",
+                value: "0".into(),
+                hint: "at least 1; exclude the category instead",
             });
         }
         self.load_cart(scratch, cart)?;
