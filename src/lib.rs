@@ -42,7 +42,7 @@ pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
 pub use strategy::{
     Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
-    Similar, Strategy, Upsell, UpsellConfig, Via,
+    Learned, LearnedGraph, Similar, Strategy, Upsell, UpsellConfig, Via,
 };
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves
