@@ -187,10 +187,12 @@ impl ComplementGraph {
         if self.offsets.last().map(|&x| x as usize) != Some(self.targets.len()) {
             return bad("last offset is not the edge count");
         }
+        // Monotone offsets ending at the edge count keep every slice below
+        // in bounds; check them all before slicing any.
+        if self.offsets.windows(2).any(|p| p[0] > p[1]) {
+            return bad("offsets decrease");
+        }
         for i in 0..products {
-            if self.offsets[i] > self.offsets[i + 1] {
-                return bad("offsets decrease");
-            }
             let (t, w) = self.neighbors(ProductId::from_index(i));
             if t.iter().any(|x| x.index() >= products || x.index() == i) {
                 return bad("target out of range or self-edge");
@@ -360,6 +362,52 @@ impl CategoryRules {
         self.targets.is_empty()
     }
 
+    /// Checks the CSR invariants against a catalog of `categories`
+    /// categories; used after deserialising. Rules built by
+    /// [`from_names`](Self::from_names) always pass; so does
+    /// [`CategoryRules::default`] (no rules at all).
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] naming the broken invariant.
+    pub fn validate(&self, categories: usize) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(Error::Snapshot {
+                reason: format!("category rules: {reason}"),
+            })
+        };
+        if self.offsets.is_empty() {
+            if self.targets.is_empty() && self.weights.is_empty() {
+                return Ok(());
+            }
+            return bad("rules without offsets");
+        }
+        if self.offsets.len() != categories + 1 {
+            return bad("offsets do not match the category count");
+        }
+        if self.targets.len() != self.weights.len() || self.offsets.first() != Some(&0) {
+            return bad("rule arrays differ in length");
+        }
+        if self.offsets.last().map(|&x| x as usize) != Some(self.targets.len()) {
+            return bad("last offset is not the rule count");
+        }
+        if self.offsets.windows(2).any(|p| p[0] > p[1]) {
+            return bad("offsets decrease");
+        }
+        for i in 0..categories {
+            let (t, w) = self.targets(CategoryId::from_index(i));
+            if t.iter().any(|x| x.index() >= categories || x.index() == i) {
+                return bad("target out of range or self-rule");
+            }
+            if t.windows(2).any(|p| p[0] >= p[1]) {
+                return bad("targets not sorted or repeated");
+            }
+            if w.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                return bad("weight not finite or negative");
+            }
+        }
+        Ok(())
+    }
+
     /// Every rule as `(from, to, weight)`.
     pub fn rules(&self) -> impl Iterator<Item = (CategoryId, CategoryId, f32)> + '_ {
         (0..self.offsets.len().saturating_sub(1)).flat_map(move |i| {
@@ -421,6 +469,51 @@ mod tests {
             Err(Error::InvalidWeight { .. })
         ));
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn validate_rejects_out_of_order_offsets_without_panicking() {
+        // A middle offset past the edge count, then a decrease: slicing by
+        // the first pair before checking the rest would panic.
+        let g = ComplementGraph {
+            offsets: vec![0, 10, 2],
+            targets: vec![ProductId(1), ProductId(0)],
+            weights: vec![1.0, 1.0],
+        };
+        assert!(
+            matches!(g.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
+        );
+        let r = CategoryRules {
+            offsets: vec![0, 10, 2],
+            targets: vec![CategoryId(1), CategoryId(0)],
+            weights: vec![1.0, 1.0],
+        };
+        assert!(
+            matches!(r.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
+        );
+    }
+
+    #[test]
+    fn category_rules_validate() {
+        let c = catalog();
+        let r = CategoryRules::from_names(&c, [("x", "y", 0.5)]).unwrap();
+        r.validate(c.category_count()).unwrap();
+        CategoryRules::default().validate(2).unwrap();
+        assert!(r.validate(5).is_err());
+        let bad = CategoryRules {
+            offsets: vec![0, 1, 1],
+            targets: vec![CategoryId(0)],
+            weights: vec![0.5],
+        };
+        assert!(
+            matches!(bad.validate(2), Err(Error::Snapshot { reason }) if reason.contains("self-rule"))
+        );
+        let nan = CategoryRules {
+            offsets: vec![0, 1, 1],
+            targets: vec![CategoryId(1)],
+            weights: vec![f32::NAN],
+        };
+        assert!(nan.validate(2).is_err());
     }
 
     #[test]
