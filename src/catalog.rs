@@ -41,6 +41,11 @@ use crate::error::{Error, Result, SkuContext};
 use crate::id::{CategoryId, FamilyId, FeatureId, ProductId};
 use crate::product::{Money, Product};
 
+// Serde form of the catalog's internal arrays for snapshots, and its
+// validation; a child module so it can read the private layout.
+#[cfg(feature = "snapshot")]
+pub(crate) mod raw;
+
 /// Read access to a product catalog.
 ///
 /// The trait is object-safe. Implement it to serve from your own store; the
