@@ -3,7 +3,7 @@
 //!
 //! Edges say "a customer who buys the source is likely to want the target".
 //! They come from a merchant's curation, from a miner over order history
-//! ([`crate::mine`]), or both. The graph is stored in compressed sparse row
+//! (the `mine` module), or both. The graph is stored in compressed sparse row
 //! (CSR) form: one offsets array indexed by source id, and per source a run
 //! of targets sorted by id with a parallel run of `f32` weights. That is 8
 //! bytes per edge plus 4 per product, read as two contiguous slices per cart

@@ -9,7 +9,7 @@
 //! Built in:
 //! * [`CrossSell`]: curated complement edges plus category rules.
 //! * [`Upsell`]: higher tiers of a cart product's family, within a price step.
-//! * [`Learned`](crate::Learned): weights learned from order history.
+//! * `Learned`: weights learned from order history.
 //!
 //! Evidence accumulates: a product reached from two cart lines, or by two
 //! strategies, is one candidate whose relevance is the sum of its evidence,
