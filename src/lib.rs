@@ -13,6 +13,8 @@ pub mod id;
 pub mod product;
 pub mod recommend;
 pub mod score;
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
 pub mod strategy;
 pub mod topk;
 
@@ -28,6 +30,8 @@ pub use recommend::{
     Suggestion, SuggestionView, DEFAULT_LIMIT,
 };
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
+#[cfg(feature = "snapshot")]
+pub use snapshot::EngineState;
 pub use strategy::{
     Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
     Strategy, Upsell, UpsellConfig, Via,

@@ -162,7 +162,10 @@ impl RawCatalog<'_> {
             ("categories", self.category.len()),
             ("families", self.family.len()),
             ("tiers", self.tier.len()),
-            ("feature offsets", self.feature_offsets.len().wrapping_sub(1)),
+            (
+                "feature offsets",
+                self.feature_offsets.len().wrapping_sub(1),
+            ),
         ];
         for (what, len) in lengths {
             if len != n {
@@ -205,8 +208,7 @@ impl RawCatalog<'_> {
 
         let offsets = self.feature_offsets.into_owned();
         let items = self.feature_items.into_owned();
-        if offsets.first() != Some(&0) || offsets.last().map(|&e| e as usize) != Some(items.len())
-        {
+        if offsets.first() != Some(&0) || offsets.last().map(|&e| e as usize) != Some(items.len()) {
             return bad("feature offsets do not span the feature lists");
         }
         if offsets.windows(2).any(|w| w[0] > w[1]) {
