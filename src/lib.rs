@@ -10,6 +10,7 @@ pub mod error;
 pub mod explain;
 pub mod graph;
 pub mod id;
+pub mod live;
 pub mod product;
 pub mod recommend;
 pub mod score;
@@ -24,6 +25,7 @@ pub use error::{Error, Result, SkuContext};
 pub use explain::{Reason, ReasonDisplay};
 pub use graph::{CategoryRules, ComplementGraph, GraphBuilder};
 pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
+pub use live::LiveEngine;
 pub use product::{Money, Product};
 pub use recommend::{
     Engine, EngineBuilder, Kinds, Recommendations, Recommender, Request, Rules, Scratch,

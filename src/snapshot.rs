@@ -5,7 +5,9 @@
 //! of (catalog, complement graph, category rules, merchant [`Rules`], the
 //! strategy and scorer configuration, a version stamp); [`EngineState::save`]
 //! writes it as one binary file and [`EngineState::load`] reads it back,
-//! exactly. [`EngineState::to_engine`] then builds the engine to serve.
+//! exactly. [`EngineState::to_engine`] then builds the engine to serve, or
+//! [`LiveEngine::reload_file`](crate::LiveEngine::reload_file) swaps it into
+//! a running server.
 //!
 //! ```
 //! use cartwise::{CatalogBuilder, CategoryRules, ComplementGraph, EngineState, Money, Product};
