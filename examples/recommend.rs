@@ -103,9 +103,10 @@ fn run(args: &Args) -> cartwise::Result<()> {
         );
         for v in &views {
             println!(
-                "{:<16} {:<10} {:>10} {:>6.3}  {}",
+                "{:<16} {:<10} {:>3} {:>10} {:>6.3}  {}",
                 v.sku,
                 v.kind.to_string(),
+                v.quantity,
                 v.price.to_string(),
                 v.score,
                 v.reason

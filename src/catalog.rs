@@ -38,8 +38,9 @@ use std::sync::Arc;
 use ahash::AHashMap;
 
 use crate::error::{Error, Result, SkuContext};
-use crate::id::{CategoryId, FamilyId, FeatureId, ProductId};
+use crate::id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 use crate::product::{Money, Product};
+use crate::relation::{builtin_relations, RelationId, RelationType, Symmetry, MAX_RELATIONS};
 
 // Serde form of the catalog's internal arrays for snapshots, and its
 // validation; a child module so it can read the private layout.
@@ -107,6 +108,46 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     fn features(&self, id: ProductId) -> &[FeatureId];
     /// A feature's name.
     fn feature_name(&self, feature: FeatureId) -> &str;
+
+    /// The product's variant group, if it is a variant.
+    fn variant_group(&self, _id: ProductId) -> Option<VariantGroupId> {
+        None
+    }
+    /// The members of a variant group, by id.
+    fn variant_members(&self, _group: VariantGroupId) -> &[ProductId] {
+        &[]
+    }
+    /// The product's variant attributes as `(key, value)` ids, sorted by key.
+    fn attributes(&self, _id: ProductId) -> &[(AttributeId, AttributeId)] {
+        &[]
+    }
+    /// The name of an attribute key or value id.
+    fn attribute_name(&self, _id: AttributeId) -> &str {
+        ""
+    }
+    /// The attribute keys a suggestion should match with the cart's
+    /// variant (e.g. `size`), sorted.
+    fn matching_attributes(&self) -> &[AttributeId] {
+        &[]
+    }
+    /// Whether a customer who bought a product of this category before may
+    /// be offered one again (consumables); durable goods are not.
+    fn repurchasable(&self, _category: CategoryId) -> bool {
+        false
+    }
+    /// A relation type by id ([`RelationId`] constants for the built-ins).
+    fn relation(&self, id: RelationId) -> Option<&RelationType>;
+    /// The id of a relation type name.
+    fn relation_id(&self, name: &str) -> Option<RelationId>;
+
+    /// The value of attribute `key` of a product, if it has one.
+    fn attribute(&self, id: ProductId, key: AttributeId) -> Option<AttributeId> {
+        let attrs = self.attributes(id);
+        attrs
+            .binary_search_by_key(&key, |a| a.0)
+            .ok()
+            .map(|i| attrs[i].1)
+    }
 
     /// Whether a customer can buy `quantity` units now (untracked stock
     /// always can).
@@ -235,6 +276,14 @@ struct Static {
     family_names: Arena,
     family_members: Lists<ProductId>,
     feature_names: Arena,
+    variant_group: Vec<u32>,
+    variant_names: Arena,
+    variant_members: Lists<ProductId>,
+    attributes: Lists<(AttributeId, AttributeId)>,
+    attribute_names: Arena,
+    matching_attributes: Vec<AttributeId>,
+    repurchasable: Vec<bool>,
+    relations: Vec<RelationType>,
 }
 
 /// A catalog held in memory as flat arrays; build it with [`CatalogBuilder`].
@@ -323,6 +372,11 @@ impl InMemoryCatalog {
             + s.family_names.heap_bytes()
             + s.family_members.heap_bytes()
             + s.feature_names.heap_bytes()
+            + s.variant_group.capacity() * 4
+            + s.variant_names.heap_bytes()
+            + s.variant_members.heap_bytes()
+            + s.attributes.heap_bytes()
+            + s.attribute_names.heap_bytes()
             + self.price.capacity() * 8
             + self.stock.capacity() * std::mem::size_of::<Option<u32>>()
     }
@@ -349,9 +403,41 @@ impl InMemoryCatalog {
                     stock: r.stock,
                     cost: r.cost,
                     popularity: r.popularity,
+                    variant_of: self
+                        .variant_group(id)
+                        .map(|g| self.fixed.variant_names.get(g.index()).to_owned()),
+                    attributes: self
+                        .attributes(id)
+                        .iter()
+                        .map(|&(k, v)| {
+                            (
+                                self.attribute_name(k).to_owned(),
+                                self.attribute_name(v).to_owned(),
+                            )
+                        })
+                        .collect(),
                 }
             })
             .collect()
+    }
+
+    /// Builder settings that [`to_products`](Self::to_products) does not
+    /// carry: user relation types, matching attributes and repurchasable
+    /// categories, as a builder holding no products yet.
+    pub fn settings_builder(&self) -> CatalogBuilder {
+        let s = &self.fixed;
+        let mut b = CatalogBuilder::new();
+        b.relations = s.relations.clone();
+        b.matching = s
+            .matching_attributes
+            .iter()
+            .map(|&k| s.attribute_names.get(k.index()).to_owned())
+            .collect();
+        b.repurchasable = (0..s.category_names.len())
+            .filter(|&c| s.repurchasable[c])
+            .map(|c| s.category_names.get(c).to_owned())
+            .collect();
+        b
     }
 
     fn view(&self, id: ProductId) -> ProductRef<'_> {
@@ -479,6 +565,50 @@ impl Catalog for InMemoryCatalog {
     fn feature_name(&self, feature: FeatureId) -> &str {
         self.fixed.feature_names.get(feature.index())
     }
+    #[inline]
+    fn variant_group(&self, id: ProductId) -> Option<VariantGroupId> {
+        let g = self.fixed.variant_group[id.index()];
+        (g != NO_FAMILY).then_some(VariantGroupId(g))
+    }
+    #[inline]
+    fn variant_members(&self, group: VariantGroupId) -> &[ProductId] {
+        self.fixed.variant_members.get(group.index())
+    }
+    #[inline]
+    fn attributes(&self, id: ProductId) -> &[(AttributeId, AttributeId)] {
+        self.fixed.attributes.get(id.index())
+    }
+    fn attribute_name(&self, id: AttributeId) -> &str {
+        let names = &self.fixed.attribute_names;
+        if id.index() < names.len() {
+            names.get(id.index())
+        } else {
+            ""
+        }
+    }
+    #[inline]
+    fn matching_attributes(&self) -> &[AttributeId] {
+        &self.fixed.matching_attributes
+    }
+    #[inline]
+    fn repurchasable(&self, category: CategoryId) -> bool {
+        self.fixed
+            .repurchasable
+            .get(category.index())
+            .copied()
+            .unwrap_or(false)
+    }
+    #[inline]
+    fn relation(&self, id: RelationId) -> Option<&RelationType> {
+        self.fixed.relations.get(id.index())
+    }
+    fn relation_id(&self, name: &str) -> Option<RelationId> {
+        self.fixed
+            .relations
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| RelationId(i as u8))
+    }
 }
 
 /// Validating builder for an [`InMemoryCatalog`].
@@ -487,16 +617,102 @@ impl Catalog for InMemoryCatalog {
 /// SKU, tier without family) and leaves the builder as it was;
 /// [`build`](Self::build) checks what needs the whole catalog (two members
 /// of a family at one tier) and lays out the flat arrays.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CatalogBuilder {
     products: Vec<Product>,
     index: AHashMap<String, usize>,
+    relations: Vec<RelationType>,
+    matching: Vec<String>,
+    repurchasable: Vec<String>,
+}
+
+impl Default for CatalogBuilder {
+    fn default() -> Self {
+        CatalogBuilder {
+            products: Vec::new(),
+            index: AHashMap::new(),
+            relations: builtin_relations(),
+            matching: Vec::new(),
+            repurchasable: Vec::new(),
+        }
+    }
 }
 
 impl CatalogBuilder {
-    /// An empty builder.
+    /// An empty builder with the built-in relation types.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Registers a relation type, or replaces a built-in of the same name
+    /// (to change its symmetry, say), and returns its id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an empty name, a mirror factor outside
+    /// `(0, 1]`, or more than [`MAX_RELATIONS`] types.
+    pub fn relation(&mut self, relation: RelationType) -> Result<RelationId> {
+        if relation.name.is_empty() {
+            return Err(Error::InvalidConfig {
+                field: "relation.name",
+                value: String::new(),
+                hint: "a relation type needs a name",
+            });
+        }
+        if let Symmetry::Mirrored(f) = relation.symmetry {
+            if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+                return Err(Error::InvalidConfig {
+                    field: "relation.symmetry",
+                    value: f.to_string(),
+                    hint: "a mirror factor is in (0, 1]",
+                });
+            }
+        }
+        if let Some(i) = self.relations.iter().position(|r| r.name == relation.name) {
+            self.relations[i] = relation;
+            return Ok(RelationId(i as u8));
+        }
+        if self.relations.len() >= MAX_RELATIONS {
+            return Err(Error::CapExceeded {
+                what: "relation types",
+                cap: MAX_RELATIONS as u64,
+                got: self.relations.len() as u64 + 1,
+            });
+        }
+        self.relations.push(relation);
+        Ok(RelationId((self.relations.len() - 1) as u8))
+    }
+
+    /// The matching attribute names declared so far.
+    pub fn matching_names(&self) -> &[String] {
+        &self.matching
+    }
+
+    /// The repurchasable category names declared so far.
+    pub fn repurchasable_names(&self) -> &[String] {
+        &self.repurchasable
+    }
+
+    /// Declares that suggestions should match the cart's variant on this
+    /// attribute (e.g. `"size"`): a suggested product with variants is
+    /// shown in the variant whose value equals the cart's.
+    pub fn match_attribute(&mut self, key: impl Into<String>) -> &mut Self {
+        let key = key.into();
+        if !self.matching.contains(&key) {
+            self.matching.push(key);
+        }
+        self
+    }
+
+    /// Marks a category as repurchasable (consumables): a customer who
+    /// bought from it before may be offered it again. Categories are
+    /// durable (not repurchasable) by default. Unknown names are checked at
+    /// [`build`](Self::build).
+    pub fn repurchasable_category(&mut self, category: impl Into<String>) -> &mut Self {
+        let c = category.into();
+        if !self.repurchasable.contains(&c) {
+            self.repurchasable.push(c);
+        }
+        self
     }
 
     /// Number of products added so far.
@@ -577,6 +793,16 @@ impl CatalogBuilder {
         let mut interner = Interner::default();
         let mut family_interner = Interner::default();
         let mut feature_interner = Interner::default();
+        let mut variant_interner = Interner::default();
+        let mut attribute_interner = Interner::default();
+        let mut variant_group = Vec::with_capacity(n);
+        let mut attribute_groups: Vec<Vec<(AttributeId, AttributeId)>> = Vec::with_capacity(n);
+        // Matching keys first, so their ids are small and known.
+        let mut matching_attributes = Vec::with_capacity(self.matching.len());
+        for key in &self.matching {
+            matching_attributes.push(AttributeId(attribute_interner.intern(key)?));
+        }
+        matching_attributes.sort_unstable();
 
         for &i in &order {
             let p = &self.products[i];
@@ -605,6 +831,36 @@ impl CatalogBuilder {
             fs.sort_unstable();
             fs.dedup();
             feature_groups.push(fs);
+            variant_group.push(match &p.variant_of {
+                Some(v) => variant_interner.intern(v)?,
+                None => NO_FAMILY,
+            });
+            let mut attrs = Vec::with_capacity(p.attributes.len());
+            for (k, v) in &p.attributes {
+                attrs.push((
+                    AttributeId(attribute_interner.intern(k)?),
+                    AttributeId(attribute_interner.intern(v)?),
+                ));
+            }
+            attrs.sort_unstable();
+            attribute_groups.push(attrs);
+        }
+        let mut by_variant: Vec<Vec<ProductId>> = vec![Vec::new(); variant_interner.names.len()];
+        for (i, &g) in variant_group.iter().enumerate() {
+            if g != NO_FAMILY {
+                by_variant[g as usize].push(ProductId::from_index(i));
+            }
+        }
+        let mut repurchasable = vec![false; interner.names.len()];
+        for c in &self.repurchasable {
+            let id = interner
+                .index
+                .get(c.as_str())
+                .ok_or_else(|| Error::UnknownCategory {
+                    category: c.clone(),
+                    context: "repurchasable categories",
+                })?;
+            repurchasable[*id as usize] = true;
         }
 
         // Category lists, most popular first, ties by id.
@@ -620,7 +876,8 @@ impl CatalogBuilder {
             });
         }
 
-        // Family ladders in tier order; a shared tier is an error.
+        // Family ladders in tier order; a shared tier is an error, except
+        // between variants of one group (the sizes of one model).
         let mut by_family: Vec<Vec<ProductId>> = vec![Vec::new(); family_interner.names.len()];
         for (i, &f) in family.iter().enumerate() {
             if f != NO_FAMILY {
@@ -630,7 +887,9 @@ impl CatalogBuilder {
         for (f, list) in by_family.iter_mut().enumerate() {
             list.sort_by_key(|id| (tier[id.index()], *id));
             for w in list.windows(2) {
-                if tier[w[0].index()] == tier[w[1].index()] {
+                let same_group = variant_group[w[0].index()] != NO_FAMILY
+                    && variant_group[w[0].index()] == variant_group[w[1].index()];
+                if tier[w[0].index()] == tier[w[1].index()] && !same_group {
                     return Err(Error::DuplicateTier {
                         family: family_interner.names.get(f).to_owned(),
                         tier: tier[w[0].index()],
@@ -664,6 +923,14 @@ impl CatalogBuilder {
                 family_names: family_interner.names,
                 family_members: Lists::from_groups(by_family),
                 feature_names: feature_interner.names,
+                variant_group,
+                variant_names: variant_interner.names,
+                variant_members: Lists::from_groups(by_variant),
+                attributes: Lists::from_groups(attribute_groups),
+                attribute_names: attribute_interner.names,
+                matching_attributes,
+                repurchasable,
+                relations: self.relations.clone(),
             }),
             price: Arc::new(price),
             stock: Arc::new(stock),

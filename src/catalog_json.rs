@@ -29,23 +29,13 @@
 
 use std::path::Path;
 
+use crate::bundle::{BundleSpec, Bundles};
 use crate::catalog::{Catalog, CatalogBuilder, InMemoryCatalog};
 use crate::error::{Error, Result};
-use crate::graph::{CategoryRules, ComplementGraph};
+use crate::graph::{CategoryLink, CategoryRules, ComplementGraph, Link};
 use crate::product::Product;
 use crate::recommend::{Engine, Rules};
-
-/// A complement edge as written in the file.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeSpec {
-    /// Source SKU (or category, for category rules).
-    pub from: String,
-    /// Target SKU (or category).
-    pub to: String,
-    /// Weight, finite and `>= 0`.
-    pub weight: f64,
-}
+use crate::relation::RelationType;
 
 /// The whole file.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -53,15 +43,27 @@ pub struct EdgeSpec {
 pub struct CatalogFile {
     /// The products.
     pub products: Vec<Product>,
-    /// Product -> product edges.
+    /// Product -> product links.
     #[serde(default)]
-    pub complements: Vec<EdgeSpec>,
+    pub complements: Vec<Link>,
     /// Category -> category rules.
     #[serde(default)]
-    pub category_complements: Vec<EdgeSpec>,
+    pub category_complements: Vec<CategoryLink>,
     /// Merchant rules.
     #[serde(default)]
     pub rules: Rules,
+    /// User-defined relation types (or changes to built-in ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<RelationType>,
+    /// Attributes suggestions match with the cart's variant (e.g. `size`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_attributes: Vec<String>,
+    /// Categories whose products may be bought again (consumables).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repurchasable_categories: Vec<String>,
+    /// Bundles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<BundleSpec>,
 }
 
 /// A loaded and validated catalog file.
@@ -75,6 +77,8 @@ pub struct LoadedCatalog {
     pub category_rules: CategoryRules,
     /// The merchant rules.
     pub rules: Rules,
+    /// The bundles.
+    pub bundles: Bundles,
 }
 
 impl LoadedCatalog {
@@ -91,6 +95,7 @@ impl LoadedCatalog {
             ))
             .strategy(crate::Upsell::default())
             .rules(self.rules)
+            .bundles(self.bundles)
             .build()
     }
 }
@@ -116,29 +121,60 @@ pub fn from_json_str(text: &str) -> Result<LoadedCatalog> {
         }
     };
     let mut b = CatalogBuilder::new();
+    for (i, r) in file.relations.into_iter().enumerate() {
+        b.relation(r).map_err(|e| locate("relations", i, e))?;
+    }
+    for a in file.match_attributes {
+        b.match_attribute(a);
+    }
+    for c in file.repurchasable_categories {
+        b.repurchasable_category(c);
+    }
+    let skus: Vec<String> = file.products.iter().map(|p| p.sku.clone()).collect();
     for (i, p) in file.products.into_iter().enumerate() {
         b.add(p).map_err(|e| locate("products", i, e))?;
     }
-    let catalog = b.build()?;
+    // A shared tier shows only once the whole catalog is known: point at
+    // the later of the two products in the file.
+    let catalog = b.build().map_err(|e| {
+        let at = match &e {
+            Error::DuplicateTier { first, second, .. } => {
+                skus.iter().rposition(|s| s == first || s == second)
+            }
+            _ => None,
+        };
+        match at {
+            Some(i) => locate("products", i, e),
+            None => e,
+        }
+    })?;
     let mut g = ComplementGraph::builder(&catalog);
-    for (i, e) in file.complements.iter().enumerate() {
-        g.add(&e.from, &e.to, e.weight)
-            .map_err(|err| locate("complements", i, err))?;
+    for (i, link) in file.complements.iter().enumerate() {
+        g.link(link).map_err(|err| locate("complements", i, err))?;
     }
     let graph = g.build()?;
     let mut rules = Vec::with_capacity(file.category_complements.len());
-    for (i, e) in file.category_complements.iter().enumerate() {
+    for (i, l) in file.category_complements.iter().enumerate() {
         rules.push(
-            CategoryRules::resolve(&catalog, &e.from, &e.to, e.weight)
+            CategoryRules::resolve_link(&catalog, l)
                 .map_err(|err| locate("category_complements", i, err))?,
         );
     }
     let category_rules = CategoryRules::from_resolved(catalog.category_count(), rules);
+    let mut bundles = Vec::with_capacity(file.bundles.len());
+    for (i, spec) in file.bundles.iter().enumerate() {
+        bundles.push(
+            Bundles::from_specs(&catalog, std::slice::from_ref(spec))
+                .map_err(|err| locate("bundles", i, err))?,
+        );
+    }
+    let bundles = Bundles::merge(bundles);
     Ok(LoadedCatalog {
         catalog,
         graph,
         category_rules,
         rules: file.rules,
+        bundles,
     })
 }
 
@@ -152,34 +188,121 @@ pub fn from_json_file(path: impl AsRef<Path>) -> Result<LoadedCatalog> {
     from_json_str(&text)
 }
 
-/// Writes a catalog, graph and rules back to the JSON format.
+/// Writes a catalog, graph and rules back to the JSON format (without
+/// bundles; see [`LoadedCatalog::to_json`]).
 pub fn to_json_string(
     catalog: &InMemoryCatalog,
     graph: &ComplementGraph,
     category_rules: &CategoryRules,
     rules: &Rules,
 ) -> String {
-    let file = CatalogFile {
+    serde_json::to_string_pretty(&to_file(
+        catalog,
+        graph,
+        category_rules,
+        rules,
+        &Bundles::default(),
+    ))
+    .unwrap_or_default()
+}
+
+impl LoadedCatalog {
+    /// The whole state back in the JSON format; loading it gives an equal
+    /// [`LoadedCatalog`]. Link positions are already folded into weights
+    /// and mirror edges are written out explicitly.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&to_file(
+            &self.catalog,
+            &self.graph,
+            &self.category_rules,
+            &self.rules,
+            &self.bundles,
+        ))
+        .unwrap_or_default()
+    }
+}
+
+fn to_file(
+    catalog: &InMemoryCatalog,
+    graph: &ComplementGraph,
+    category_rules: &CategoryRules,
+    rules: &Rules,
+    bundles: &Bundles,
+) -> CatalogFile {
+    let settings = catalog.settings_builder();
+    let builtin = crate::relation::builtin_relations();
+    let relations: Vec<RelationType> = (0..=crate::relation::MAX_RELATIONS)
+        .map_while(|i| catalog.relation(crate::RelationId(i as u8)).cloned())
+        .enumerate()
+        .filter(|(i, r)| builtin.get(*i) != Some(r))
+        .map(|(_, r)| r)
+        .collect();
+    let complements = (0..graph.products())
+        .flat_map(|i| {
+            let from = crate::ProductId::from_index(i);
+            graph.edge_range(from).map(move |e| (from, e))
+        })
+        .map(|(from, e)| {
+            let meta = graph.meta(e);
+            let cond = graph.condition(e).cloned().unwrap_or_default();
+            let relation = (meta.relation != crate::RelationId::COMPLEMENT)
+                .then(|| catalog.relation(meta.relation).map(|r| r.name.clone()))
+                .flatten();
+            Link {
+                from: catalog.sku(from).to_owned(),
+                to: catalog.sku(graph.target(e)).to_owned(),
+                weight: f64::from(graph.edge_weight(e)),
+                relation,
+                quantity: (meta.quantity > 0).then_some(u32::from(meta.quantity)),
+                position: None,
+                pinned: meta.pinned,
+                start: cond.start,
+                end: cond.end,
+                segments: cond.segments,
+            }
+        })
+        .collect();
+    let category_complements = (0..catalog.category_count())
+        .flat_map(|c| {
+            let from = crate::CategoryId::from_index(c);
+            category_rules.rule_range(from).map(move |r| (from, r))
+        })
+        .map(|(from, r)| {
+            let (to, w) = category_rules.rule(r);
+            let cond = category_rules.condition(r).cloned().unwrap_or_default();
+            CategoryLink {
+                from: catalog.category_name(from).to_owned(),
+                to: catalog.category_name(to).to_owned(),
+                weight: f64::from(w),
+                start: cond.start,
+                end: cond.end,
+                segments: cond.segments,
+            }
+        })
+        .collect();
+    CatalogFile {
         products: catalog.to_products(),
-        complements: graph
-            .edges()
-            .map(|(f, t, w)| EdgeSpec {
-                from: catalog.sku(f).to_owned(),
-                to: catalog.sku(t).to_owned(),
-                weight: f64::from(w),
-            })
-            .collect(),
-        category_complements: category_rules
-            .rules()
-            .map(|(f, t, w)| EdgeSpec {
-                from: catalog.category_name(f).to_owned(),
-                to: catalog.category_name(t).to_owned(),
-                weight: f64::from(w),
-            })
-            .collect(),
+        complements,
+        category_complements,
         rules: rules.clone(),
-    };
-    serde_json::to_string_pretty(&file).unwrap_or_default()
+        relations,
+        match_attributes: settings.matching_names().to_vec(),
+        repurchasable_categories: settings.repurchasable_names().to_vec(),
+        bundles: bundles
+            .list()
+            .iter()
+            .map(|b| BundleSpec {
+                name: b.name.clone(),
+                skus: b
+                    .members
+                    .iter()
+                    .map(|&m| catalog.sku(m).to_owned())
+                    .collect(),
+                price: Some(b.price),
+                discount_percent: None,
+            })
+            .collect(),
+    }
 }
 
 /// Finds the 1-based line and column where element `index` of the

@@ -8,12 +8,15 @@
 //! * `complements "Phone 15" (weight 0.82; 1.37 from 2 signals)`
 //! * `goes with "Studio Laptop 15" (category rule laptops -> laptop-bags, weight 0.55)`
 //! * `often bought with "Phone 15" (weight 0.31)`
+//! * `accessory for "Phone 15" (weight 0.90)`, `service for …`, `compatible with …`,
+//!   or `<type> for …` for a user-defined relation type
 //! * `upgrade of "Phone 15": +13% price (+100.00), adds 2 features`
 
 use std::fmt;
 
 use crate::catalog::Catalog;
 use crate::id::ProductId;
+use crate::relation::RelationId;
 use crate::strategy::Via;
 
 /// Why a product is suggested.
@@ -32,6 +35,8 @@ pub enum Reason {
         signals: u16,
         /// How the strongest evidence was found.
         via: Via,
+        /// The relation type of the strongest evidence's edge.
+        relation: RelationId,
         /// Index of the strategy that found it.
         strategy: u16,
     },
@@ -98,6 +103,7 @@ impl<C: Catalog + ?Sized> fmt::Display for ReasonDisplay<'_, C> {
                 total,
                 signals,
                 via,
+                relation,
                 ..
             } => {
                 let name = cat.name(source);
@@ -117,7 +123,30 @@ impl<C: Catalog + ?Sized> fmt::Display for ReasonDisplay<'_, C> {
                         "suggested by {:?} for {name:?} (weight {weight:.2}",
                         self.strategy_name.unwrap_or("a custom strategy")
                     )?,
-                    Via::Edge => write!(f, "complements {name:?} (weight {weight:.2}")?,
+                    Via::Similar => write!(f, "similar to {name:?} (similarity {weight:.2}")?,
+                    Via::Edge => match relation {
+                        RelationId::COMPLEMENT => {
+                            write!(f, "complements {name:?} (weight {weight:.2}")?
+                        }
+                        RelationId::ACCESSORY => {
+                            write!(f, "accessory for {name:?} (weight {weight:.2}")?
+                        }
+                        RelationId::CONSUMABLE => {
+                            write!(f, "consumable for {name:?} (weight {weight:.2}")?
+                        }
+                        RelationId::SERVICE => {
+                            write!(f, "service for {name:?} (weight {weight:.2}")?
+                        }
+                        RelationId::COMPATIBLE => {
+                            write!(f, "compatible with {name:?} (weight {weight:.2}")?
+                        }
+                        other => write!(
+                            f,
+                            "{} for {name:?} (weight {weight:.2}",
+                            cat.relation(other)
+                                .map_or("complement", |r| r.name.as_str())
+                        )?,
+                    },
                 }
                 if signals > 1 {
                     write!(f, "; {total:.2} from {signals} signals")?;

@@ -15,8 +15,10 @@
 //! morning.
 
 use crate::catalog::Catalog;
+use crate::date::Day;
 use crate::error::{Error, Result, SkuContext};
 use crate::id::{CategoryId, ProductId};
+use crate::relation::{RelationId, Symmetry};
 
 /// Validates a weight: finite and non-negative.
 pub(crate) fn check_weight(from: &str, to: &str, weight: f64) -> Result<f32> {
@@ -41,6 +43,223 @@ pub struct ComplementGraph {
     offsets: Vec<u32>,
     targets: Vec<ProductId>,
     weights: Vec<f32>,
+    /// Per-edge metadata, parallel to `targets`; empty when every edge has
+    /// the default (learned graphs), so those cost 8 bytes an edge.
+    #[cfg_attr(feature = "serde", serde(default))]
+    meta: Vec<EdgeMeta>,
+    /// `(edge index, condition index)` for the few conditional edges,
+    /// sorted by edge index.
+    #[cfg_attr(feature = "serde", serde(default))]
+    conditional: Vec<(u32, u32)>,
+    /// The distinct conditions.
+    #[cfg_attr(feature = "serde", serde(default))]
+    conditions: Vec<Condition>,
+}
+
+/// What an edge is, besides its weight: 3 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EdgeMeta {
+    /// The relation type.
+    pub relation: RelationId,
+    /// Units of the target that go with one unit of the source (4 chairs
+    /// per table); 0 when unspecified (suggest one, no top-up).
+    pub quantity: u8,
+    /// Whether the merchant pinned this link: whenever its source is in
+    /// the cart, the target ranks above unpinned suggestions.
+    pub pinned: bool,
+}
+
+/// When a link or rule applies: a date range and customer segments.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Condition {
+    /// First day it applies (inclusive).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub start: Option<Day>,
+    /// Last day it applies (inclusive).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub end: Option<Day>,
+    /// Segments it applies to; empty = every customer.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub segments: Vec<String>,
+}
+
+impl Condition {
+    /// Whether the condition holds for a request on `day` (none = the
+    /// request carries no date, so dated links do not fire) for a customer
+    /// in `segments`.
+    pub fn holds(&self, day: Option<Day>, segments: &[String]) -> bool {
+        if self.start.is_some() || self.end.is_some() {
+            let Some(d) = day else { return false };
+            if self.start.is_some_and(|s| d < s) || self.end.is_some_and(|e| d > e) {
+                return false;
+            }
+        }
+        self.segments.is_empty() || self.segments.iter().any(|s| segments.contains(s))
+    }
+
+    /// Whether it always holds.
+    pub fn is_always(&self) -> bool {
+        self.start.is_none() && self.end.is_none() && self.segments.is_empty()
+    }
+
+    /// Checks the date range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDateRange`] when `end < start`.
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(s), Some(e)) = (self.start, self.end) {
+            if e < s {
+                return Err(Error::InvalidDateRange {
+                    start: s.to_string(),
+                    end: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A curated link with everything a merchant can say about it; see
+/// [`GraphBuilder::link`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct Link {
+    /// Source SKU.
+    pub from: String,
+    /// Target SKU.
+    pub to: String,
+    /// Weight, finite and `>= 0`.
+    pub weight: f64,
+    /// Relation type name (default `"complement"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub relation: Option<String>,
+    /// Units of the target per unit of the source (1 to 255).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub quantity: Option<u32>,
+    /// The merchant's order among the source's links (1 first); a link
+    /// never outweighs one at an earlier position of the same source.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub position: Option<u32>,
+    /// Keep this link at the top whenever its source is in the cart.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_false"))]
+    pub pinned: bool,
+    /// First day the link applies.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub start: Option<Day>,
+    /// Last day the link applies.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub end: Option<Day>,
+    /// Customer segments it applies to (empty: all).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub segments: Vec<String>,
+}
+
+#[cfg(feature = "serde")]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Link {
+    /// A plain link.
+    pub fn new(from: impl Into<String>, to: impl Into<String>, weight: f64) -> Self {
+        Link {
+            from: from.into(),
+            to: to.into(),
+            weight,
+            relation: None,
+            quantity: None,
+            position: None,
+            pinned: false,
+            start: None,
+            end: None,
+            segments: Vec::new(),
+        }
+    }
+    /// Sets the relation type.
+    pub fn relation(mut self, name: impl Into<String>) -> Self {
+        self.relation = Some(name.into());
+        self
+    }
+    /// Sets the quantity per unit of the source.
+    pub fn quantity(mut self, q: u32) -> Self {
+        self.quantity = Some(q);
+        self
+    }
+    /// Sets the merchant's position.
+    pub fn position(mut self, p: u32) -> Self {
+        self.position = Some(p);
+        self
+    }
+    /// Pins the link.
+    pub fn pinned(mut self) -> Self {
+        self.pinned = true;
+        self
+    }
+    /// Limits the link to a date range.
+    pub fn between(mut self, start: Day, end: Day) -> Self {
+        self.start = Some(start);
+        self.end = Some(end);
+        self
+    }
+    /// Limits the link to a customer segment.
+    pub fn segment(mut self, s: impl Into<String>) -> Self {
+        self.segments.push(s.into());
+        self
+    }
+    fn condition(&self) -> Condition {
+        Condition {
+            start: self.start,
+            end: self.end,
+            segments: self.segments.clone(),
+        }
+    }
+}
+
+/// One edge on its way into the CSR layout.
+#[derive(Clone, Debug)]
+pub(crate) struct RawEdge {
+    pub(crate) from: ProductId,
+    pub(crate) to: ProductId,
+    pub(crate) weight: f32,
+    pub(crate) meta: EdgeMeta,
+    pub(crate) position: Option<u32>,
+    pub(crate) condition: Option<Condition>,
+    pub(crate) mirror: bool,
+}
+
+impl RawEdge {
+    pub(crate) fn plain(from: ProductId, to: ProductId, weight: f32) -> Self {
+        RawEdge {
+            from,
+            to,
+            weight,
+            meta: EdgeMeta::default(),
+            position: None,
+            condition: None,
+            mirror: false,
+        }
+    }
 }
 
 impl ComplementGraph {
@@ -48,8 +267,7 @@ impl ComplementGraph {
     pub fn empty(products: usize) -> Self {
         ComplementGraph {
             offsets: vec![0; products + 1],
-            targets: Vec::new(),
-            weights: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -91,16 +309,16 @@ impl ComplementGraph {
                 });
             }
             check_weight(&format!("#{from}"), &format!("#{to}"), f64::from(w))?;
-            list.push((from, to, w));
+            list.push(RawEdge::plain(from, to, w));
         }
         Self::from_checked(products, list)
     }
 
-    /// Lays out already-validated edges.
-    pub(crate) fn from_checked(
-        products: usize,
-        mut edges: Vec<(ProductId, ProductId, f32)>,
-    ) -> Result<Self> {
+    /// Lays out already-validated edges: applies positions (a link never
+    /// outweighs an earlier-positioned link of its source), drops mirror
+    /// edges where an explicit reverse edge exists, keeps the largest
+    /// weight of repeated edges.
+    pub(crate) fn from_checked(products: usize, mut edges: Vec<RawEdge>) -> Result<Self> {
         if edges.len() >= u32::MAX as usize {
             return Err(Error::CapExceeded {
                 what: "edges in a complement graph",
@@ -108,22 +326,109 @@ impl ComplementGraph {
                 got: edges.len() as u64,
             });
         }
-        // Sort by (from, to, weight descending) so the first of a run of
-        // duplicates carries the largest weight.
-        edges.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(b.2.total_cmp(&a.2)));
-        edges.dedup_by_key(|e| (e.0, e.1));
+        // Positions: per source, in position order, cap each weight at the
+        // previous one's.
+        if edges.iter().any(|e| e.position.is_some()) {
+            let mut positioned: Vec<usize> = (0..edges.len())
+                .filter(|&i| edges[i].position.is_some())
+                .collect();
+            positioned.sort_by_key(|&i| (edges[i].from, edges[i].position, edges[i].to));
+            let mut prev: Option<(ProductId, f32)> = None;
+            for i in positioned {
+                let e = &mut edges[i];
+                if let Some((from, w)) = prev {
+                    if from == e.from && e.weight > w {
+                        e.weight = w;
+                    }
+                }
+                prev = Some((e.from, e.weight));
+            }
+        }
+        // Sort by (from, to, explicit before mirror, weight descending) so
+        // the first of a run of duplicates is the one to keep.
+        edges.sort_unstable_by(|a, b| {
+            (a.from, a.to, a.mirror)
+                .cmp(&(b.from, b.to, b.mirror))
+                .then(b.weight.total_cmp(&a.weight))
+        });
+        edges.dedup_by(|later, first| later.from == first.from && later.to == first.to);
         let mut offsets = vec![0u32; products + 1];
         for e in &edges {
-            offsets[e.0.index() + 1] += 1;
+            offsets[e.from.index() + 1] += 1;
         }
         for i in 0..products {
             offsets[i + 1] += offsets[i];
         }
+        let meta = if edges.iter().all(|e| e.meta == EdgeMeta::default()) {
+            Vec::new()
+        } else {
+            edges.iter().map(|e| e.meta).collect()
+        };
+        let mut conditions: Vec<Condition> = Vec::new();
+        let mut conditional = Vec::new();
+        for (i, e) in edges.iter().enumerate() {
+            if let Some(c) = e.condition.as_ref().filter(|c| !c.is_always()) {
+                let ci = match conditions.iter().position(|x| x == c) {
+                    Some(ci) => ci,
+                    None => {
+                        conditions.push(c.clone());
+                        conditions.len() - 1
+                    }
+                };
+                conditional.push((i as u32, ci as u32));
+            }
+        }
         Ok(ComplementGraph {
             offsets,
-            targets: edges.iter().map(|e| e.1).collect(),
-            weights: edges.iter().map(|e| e.2).collect(),
+            targets: edges.iter().map(|e| e.to).collect(),
+            weights: edges.iter().map(|e| e.weight).collect(),
+            meta,
+            conditional,
+            conditions,
         })
+    }
+
+    /// The edge index range of `from`'s out-edges (empty outside the graph).
+    #[inline]
+    pub fn edge_range(&self, from: ProductId) -> std::ops::Range<usize> {
+        let i = from.index();
+        if i + 1 >= self.offsets.len() {
+            return 0..0;
+        }
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    /// The target of edge `e`.
+    #[inline]
+    pub fn target(&self, e: usize) -> ProductId {
+        self.targets[e]
+    }
+
+    /// The weight of edge `e`.
+    #[inline]
+    pub fn edge_weight(&self, e: usize) -> f32 {
+        self.weights[e]
+    }
+
+    /// The metadata of edge `e` (the default for graphs without any).
+    #[inline]
+    pub fn meta(&self, e: usize) -> EdgeMeta {
+        self.meta.get(e).copied().unwrap_or_default()
+    }
+
+    /// Whether any edge carries a condition.
+    #[inline]
+    pub fn has_conditions(&self) -> bool {
+        !self.conditional.is_empty()
+    }
+
+    /// The condition of edge `e`, if it has one. O(log conditional edges).
+    pub fn condition(&self, e: usize) -> Option<&Condition> {
+        let i = self
+            .conditional
+            .binary_search_by_key(&(e as u32), |c| c.0)
+            .ok()?;
+        self.conditions.get(self.conditional[i].1 as usize)
     }
 
     /// Number of products the graph spans.
@@ -204,7 +509,34 @@ impl ComplementGraph {
                 return bad("weight not finite or negative");
             }
         }
+        if !self.meta.is_empty() && self.meta.len() != self.targets.len() {
+            return bad("edge metadata differs in length");
+        }
+        if self.conditional.windows(2).any(|p| p[0].0 >= p[1].0)
+            || self.conditional.iter().any(|c| {
+                c.0 as usize >= self.targets.len() || c.1 as usize >= self.conditions.len()
+            })
+        {
+            return bad("conditional edges out of range or unsorted");
+        }
         Ok(())
+    }
+
+    /// Checks that every edge's relation type exists in `catalog`.
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] naming the unknown relation id.
+    pub fn validate_relations<C: Catalog + ?Sized>(&self, catalog: &C) -> Result<()> {
+        match self
+            .meta
+            .iter()
+            .find(|m| catalog.relation(m.relation).is_none())
+        {
+            Some(m) => Err(Error::Snapshot {
+                reason: format!("complement graph: unknown relation id {}", m.relation.0),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -212,7 +544,7 @@ impl ComplementGraph {
 #[derive(Debug)]
 pub struct GraphBuilder<'c, C: ?Sized> {
     catalog: &'c C,
-    edges: Vec<(ProductId, ProductId, f32)>,
+    edges: Vec<RawEdge>,
 }
 
 impl<C: Catalog + ?Sized> GraphBuilder<'_, C> {
@@ -223,6 +555,12 @@ impl<C: Catalog + ?Sized> GraphBuilder<'_, C> {
     /// [`Error::UnknownSku`], [`Error::SelfEdge`], [`Error::InvalidWeight`]
     /// (NaN, infinite or negative). On error nothing is added.
     pub fn add(&mut self, from: &str, to: &str, weight: f64) -> Result<&mut Self> {
+        let (f, t, w) = self.resolve(from, to, weight)?;
+        self.edges.push(RawEdge::plain(f, t, w));
+        Ok(self)
+    }
+
+    fn resolve(&self, from: &str, to: &str, weight: f64) -> Result<(ProductId, ProductId, f32)> {
         let f = self.catalog.id(from).ok_or_else(|| Error::UnknownSku {
             sku: from.to_owned(),
             context: SkuContext::EdgeFrom,
@@ -236,8 +574,74 @@ impl<C: Catalog + ?Sized> GraphBuilder<'_, C> {
                 node: from.to_owned(),
             });
         }
-        let w = check_weight(from, to, weight)?;
-        self.edges.push((f, t, w));
+        Ok((f, t, check_weight(from, to, weight)?))
+    }
+
+    /// Adds a link with a relation type, quantity, position, pin and
+    /// conditions. A relation whose type is mirrored also adds the reverse
+    /// edge with the weight times the mirror factor, unless an explicit
+    /// reverse edge exists.
+    ///
+    /// # Errors
+    /// As [`add`](Self::add); [`Error::InvalidConfig`] for an unknown
+    /// relation type or a quantity outside 1..=255;
+    /// [`Error::InvalidDateRange`] when `end < start`. Nothing is added on error.
+    pub fn link(&mut self, link: &Link) -> Result<&mut Self> {
+        let (f, t, w) = self.resolve(&link.from, &link.to, link.weight)?;
+        let relation = match &link.relation {
+            None => RelationId::COMPLEMENT,
+            Some(name) => self.catalog.relation_id(name).ok_or_else(|| Error::InvalidConfig {
+                field: "relation",
+                value: format!("{name:?}"),
+                hint: "a built-in type (complement, accessory, consumable, service, compatible, replacement) or one registered with CatalogBuilder::relation",
+            })?,
+        };
+        let quantity = match link.quantity {
+            None => 0,
+            Some(q @ 1..=255) => q as u8,
+            Some(q) => {
+                return Err(Error::InvalidConfig {
+                    field: "quantity",
+                    value: q.to_string(),
+                    hint: "units per source unit, 1 to 255",
+                })
+            }
+        };
+        let condition = link.condition();
+        condition.validate()?;
+        let meta = EdgeMeta {
+            relation,
+            quantity,
+            pinned: link.pinned,
+        };
+        let mirror = match self.catalog.relation(relation).map(|r| r.symmetry) {
+            Some(Symmetry::Mirrored(factor)) => Some(w * factor),
+            _ => None,
+        };
+        self.edges.push(RawEdge {
+            from: f,
+            to: t,
+            weight: w,
+            meta,
+            position: link.position,
+            condition: Some(condition.clone()),
+            mirror: false,
+        });
+        if let Some(mw) = mirror {
+            self.edges.push(RawEdge {
+                from: t,
+                to: f,
+                weight: mw,
+                meta: EdgeMeta {
+                    relation,
+                    quantity: 0,
+                    pinned: false,
+                },
+                position: None,
+                condition: Some(condition),
+                mirror: true,
+            });
+        }
         Ok(self)
     }
 
@@ -269,6 +673,9 @@ pub struct CategoryRules {
     offsets: Vec<u32>,
     targets: Vec<CategoryId>,
     weights: Vec<f32>,
+    /// Per-rule condition, parallel to `targets`; empty when none has one.
+    #[cfg_attr(feature = "serde", serde(default))]
+    conditions: Vec<Option<Box<Condition>>>,
 }
 
 impl CategoryRules {
@@ -278,6 +685,32 @@ impl CategoryRules {
             offsets: vec![0; categories + 1],
             ..Default::default()
         }
+    }
+
+    /// Builds rules from [`CategoryLink`]s, which may carry conditions.
+    ///
+    /// # Errors
+    /// As [`from_names`](Self::from_names); [`Error::InvalidDateRange`].
+    pub fn from_links<C: Catalog + ?Sized>(catalog: &C, links: &[CategoryLink]) -> Result<Self> {
+        let mut list = Vec::with_capacity(links.len());
+        for l in links {
+            list.push(Self::resolve_link(catalog, l)?);
+        }
+        Ok(Self::from_resolved(catalog.category_count(), list))
+    }
+
+    pub(crate) fn resolve_link<C: Catalog + ?Sized>(
+        catalog: &C,
+        l: &CategoryLink,
+    ) -> Result<(CategoryId, CategoryId, f32, Option<Condition>)> {
+        let (f, t, w) = Self::resolve(catalog, &l.from, &l.to, l.weight)?;
+        let c = Condition {
+            start: l.start,
+            end: l.end,
+            segments: l.segments.clone(),
+        };
+        c.validate()?;
+        Ok((f, t, w, Some(c)))
     }
 
     /// Builds rules from `(from, to, weight)` category names.
@@ -292,7 +725,8 @@ impl CategoryRules {
     {
         let mut list = Vec::new();
         for (from, to, weight) in rules {
-            list.push(Self::resolve(catalog, from, to, weight)?);
+            let (f, t, w) = Self::resolve(catalog, from, to, weight)?;
+            list.push((f, t, w, None));
         }
         Ok(Self::from_resolved(catalog.category_count(), list))
     }
@@ -323,10 +757,20 @@ impl CategoryRules {
 
     pub(crate) fn from_resolved(
         categories: usize,
-        mut list: Vec<(CategoryId, CategoryId, f32)>,
+        mut list: Vec<(CategoryId, CategoryId, f32, Option<Condition>)>,
     ) -> Self {
-        list.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(b.2.total_cmp(&a.2)));
-        list.dedup_by_key(|e| (e.0, e.1));
+        list.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(b.2.total_cmp(&a.2)));
+        list.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
+        let conditions = if list
+            .iter()
+            .all(|e| e.3.as_ref().is_none_or(Condition::is_always))
+        {
+            Vec::new()
+        } else {
+            list.iter()
+                .map(|e| e.3.clone().filter(|c| !c.is_always()).map(Box::new))
+                .collect()
+        };
         let mut offsets = vec![0u32; categories + 1];
         for e in &list {
             offsets[e.0.index() + 1] += 1;
@@ -338,7 +782,66 @@ impl CategoryRules {
             offsets,
             targets: list.iter().map(|e| e.1).collect(),
             weights: list.iter().map(|e| e.2).collect(),
+            conditions,
         }
+    }
+
+    /// The index range of `from`'s rules.
+    #[inline]
+    pub fn rule_range(&self, from: CategoryId) -> std::ops::Range<usize> {
+        let i = from.index();
+        if i + 1 >= self.offsets.len() {
+            return 0..0;
+        }
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    /// Target and weight of rule `r`.
+    #[inline]
+    pub fn rule(&self, r: usize) -> (CategoryId, f32) {
+        (self.targets[r], self.weights[r])
+    }
+
+    /// The condition of rule `r`, if it has one.
+    #[inline]
+    pub fn condition(&self, r: usize) -> Option<&Condition> {
+        self.conditions.get(r).and_then(|c| c.as_deref())
+    }
+
+    /// Checks the CSR invariants against a catalog with `categories` categories.
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] naming the broken invariant.
+    pub fn validate(&self, categories: usize) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(Error::Snapshot {
+                reason: format!("category rules: {reason}"),
+            })
+        };
+        if self.offsets.is_empty() && self.targets.is_empty() {
+            return Ok(()); // `CategoryRules::default()`: no rules at all
+        }
+        if self.offsets.len() != categories + 1 || self.offsets.first() != Some(&0) {
+            return bad("offsets do not match the category count");
+        }
+        if self.targets.len() != self.weights.len()
+            || self.offsets.last().map(|&x| x as usize) != Some(self.targets.len())
+            || (!self.conditions.is_empty() && self.conditions.len() != self.targets.len())
+        {
+            return bad("rule arrays differ in length");
+        }
+        if self.offsets.windows(2).any(|w| w[0] > w[1]) {
+            return bad("offsets decrease");
+        }
+        for c in 0..categories {
+            for r in self.rule_range(CategoryId::from_index(c)) {
+                let (t, w) = self.rule(r);
+                if t.index() >= categories || t.index() == c || !w.is_finite() || w < 0.0 {
+                    return bad("target out of range, self-rule or bad weight");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The rules out of a category.
@@ -362,52 +865,6 @@ impl CategoryRules {
         self.targets.is_empty()
     }
 
-    /// Checks the CSR invariants against a catalog of `categories`
-    /// categories; used after deserialising. Rules built by
-    /// [`from_names`](Self::from_names) always pass; so does
-    /// [`CategoryRules::default`] (no rules at all).
-    ///
-    /// # Errors
-    /// [`Error::Snapshot`] naming the broken invariant.
-    pub fn validate(&self, categories: usize) -> Result<()> {
-        let bad = |reason: &str| {
-            Err(Error::Snapshot {
-                reason: format!("category rules: {reason}"),
-            })
-        };
-        if self.offsets.is_empty() {
-            if self.targets.is_empty() && self.weights.is_empty() {
-                return Ok(());
-            }
-            return bad("rules without offsets");
-        }
-        if self.offsets.len() != categories + 1 {
-            return bad("offsets do not match the category count");
-        }
-        if self.targets.len() != self.weights.len() || self.offsets.first() != Some(&0) {
-            return bad("rule arrays differ in length");
-        }
-        if self.offsets.last().map(|&x| x as usize) != Some(self.targets.len()) {
-            return bad("last offset is not the rule count");
-        }
-        if self.offsets.windows(2).any(|p| p[0] > p[1]) {
-            return bad("offsets decrease");
-        }
-        for i in 0..categories {
-            let (t, w) = self.targets(CategoryId::from_index(i));
-            if t.iter().any(|x| x.index() >= categories || x.index() == i) {
-                return bad("target out of range or self-rule");
-            }
-            if t.windows(2).any(|p| p[0] >= p[1]) {
-                return bad("targets not sorted or repeated");
-            }
-            if w.iter().any(|x| !x.is_finite() || *x < 0.0) {
-                return bad("weight not finite or negative");
-            }
-        }
-        Ok(())
-    }
-
     /// Every rule as `(from, to, weight)`.
     pub fn rules(&self) -> impl Iterator<Item = (CategoryId, CategoryId, f32)> + '_ {
         (0..self.offsets.len().saturating_sub(1)).flat_map(move |i| {
@@ -415,6 +872,51 @@ impl CategoryRules {
             let (t, w) = self.targets(from);
             t.iter().zip(w).map(move |(&to, &w)| (from, to, w))
         })
+    }
+}
+
+/// A category rule as a merchant writes it, with optional conditions.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct CategoryLink {
+    /// Source category.
+    pub from: String,
+    /// Target category.
+    pub to: String,
+    /// Weight, finite and `>= 0`.
+    pub weight: f64,
+    /// First day the rule applies.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub start: Option<Day>,
+    /// Last day the rule applies.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub end: Option<Day>,
+    /// Segments it applies to (empty: all).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub segments: Vec<String>,
+}
+
+impl CategoryLink {
+    /// A rule without conditions.
+    pub fn new(from: impl Into<String>, to: impl Into<String>, weight: f64) -> Self {
+        CategoryLink {
+            from: from.into(),
+            to: to.into(),
+            weight,
+            start: None,
+            end: None,
+            segments: Vec::new(),
+        }
     }
 }
 
@@ -479,6 +981,7 @@ mod tests {
             offsets: vec![0, 10, 2],
             targets: vec![ProductId(1), ProductId(0)],
             weights: vec![1.0, 1.0],
+            ..ComplementGraph::default()
         };
         assert!(
             matches!(g.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
@@ -487,6 +990,7 @@ mod tests {
             offsets: vec![0, 10, 2],
             targets: vec![CategoryId(1), CategoryId(0)],
             weights: vec![1.0, 1.0],
+            ..CategoryRules::default()
         };
         assert!(
             matches!(r.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
@@ -504,6 +1008,7 @@ mod tests {
             offsets: vec![0, 1, 1],
             targets: vec![CategoryId(0)],
             weights: vec![0.5],
+            ..CategoryRules::default()
         };
         assert!(
             matches!(bad.validate(2), Err(Error::Snapshot { reason }) if reason.contains("self-rule"))
@@ -512,6 +1017,7 @@ mod tests {
             offsets: vec![0, 1, 1],
             targets: vec![CategoryId(1)],
             weights: vec![f32::NAN],
+            ..CategoryRules::default()
         };
         assert!(nan.validate(2).is_err());
     }

@@ -60,3 +60,12 @@ define_id!(
     /// An interned feature name inside one catalog.
     FeatureId
 );
+define_id!(
+    /// A variant group (the products that are sizes or colours of one
+    /// parent) inside one catalog.
+    VariantGroupId
+);
+define_id!(
+    /// An interned variant attribute key (`size`) or value (`M`) inside one catalog.
+    AttributeId
+);

@@ -2,10 +2,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod cart;
 pub mod catalog;
 #[cfg(feature = "serde")]
 pub mod catalog_json;
+pub mod date;
 pub mod error;
 pub mod explain;
 pub mod graph;
@@ -13,30 +15,40 @@ pub mod id;
 pub mod live;
 pub mod product;
 pub mod recommend;
+pub mod relation;
 pub mod score;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;
+#[cfg(feature = "serde")]
+pub mod spark;
 pub mod strategy;
 pub mod topk;
 
+pub use bundle::{
+    frequently_bought_together, Bundle, BundleOffer, BundleSpec, Bundles, TogetherSet,
+};
 pub use cart::{Cart, CartLine, InlineCart, INLINE_LINES};
 pub use catalog::{Catalog, CatalogBuilder, InMemoryCatalog, ProductRef};
+pub use date::Day;
 pub use error::{Error, Result, SkuContext};
 pub use explain::{Reason, ReasonDisplay};
-pub use graph::{CategoryRules, ComplementGraph, GraphBuilder};
-pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
+pub use graph::{
+    CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
+};
+pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use live::LiveEngine;
 pub use product::{Money, Product};
 pub use recommend::{
-    Engine, EngineBuilder, Kinds, Recommendations, Recommender, Request, Rules, Scratch,
+    Engine, EngineBuilder, Kinds, Placement, Recommendations, Recommender, Request, Rules, Scratch,
     Suggestion, SuggestionView, DEFAULT_LIMIT,
 };
+pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
 #[cfg(feature = "snapshot")]
 pub use snapshot::EngineState;
 pub use strategy::{
     Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
-    Strategy, Upsell, UpsellConfig, Via,
+    Similar, Strategy, Upsell, UpsellConfig, Via,
 };
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves

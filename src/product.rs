@@ -5,6 +5,7 @@
 //! product is read back through [`ProductRef`](crate::ProductRef), a view
 //! over the catalog's flat arrays.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An amount of money in integer minor units (cents for EUR or USD).
@@ -116,6 +117,20 @@ pub struct Product {
     /// Used by the default scorer and to order category-rule candidates.
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
     pub popularity: u32,
+    /// The variant group this product belongs to (a parent key such as
+    /// `"TEE-CLASSIC"`); products sharing it are variants of one another
+    /// (sizes, colours). Never suggested beside a sibling in the cart.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub variant_of: Option<String>,
+    /// Variant attributes, e.g. `{"size": "M", "colour": "red"}`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "BTreeMap::is_empty")
+    )]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[cfg(feature = "serde")]
@@ -142,6 +157,8 @@ impl Product {
             stock: None,
             cost: None,
             popularity: 0,
+            variant_of: None,
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -171,6 +188,18 @@ impl Product {
     /// Sets the unit cost.
     pub fn with_cost(mut self, cost: Money) -> Self {
         self.cost = Some(cost);
+        self
+    }
+
+    /// Makes the product a variant in the group `parent`.
+    pub fn variant_of(mut self, parent: impl Into<String>) -> Self {
+        self.variant_of = Some(parent.into());
+        self
+    }
+
+    /// Sets a variant attribute such as size or colour.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(key.into(), value.into());
         self
     }
 

@@ -23,11 +23,13 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use crate::bundle::{BundleOffer, Bundles};
 use crate::cart::{Cart, CartLine};
 use crate::catalog::{Catalog, InMemoryCatalog};
+use crate::date::Day;
 use crate::error::{Error, Result, SkuContext};
 use crate::explain::{sorted_difference_counts, Reason, ReasonDisplay};
-use crate::id::{CategoryId, ProductId};
+use crate::id::{CategoryId, ProductId, VariantGroupId};
 use crate::product::Money;
 use crate::score::{DefaultScorer, Scorer};
 use crate::strategy::{Candidate, Candidates, Context, Evidence, Kind, Strategy};
@@ -85,6 +87,20 @@ pub struct Request {
     /// At most this many suggestions per category in this call; overrides
     /// the engine's [`Rules::max_per_category`].
     pub max_per_category: Option<u32>,
+    /// Product ids never to suggest in this call (used by placements to
+    /// keep one page free of repeats).
+    pub exclude: Vec<ProductId>,
+    /// The day of the request, for links and rules limited to a date range.
+    /// Without it, dated links do not fire (cartwise never reads the clock).
+    pub date: Option<Day>,
+    /// The customer's segments (string tags such as `"b2b"` or `"vip"`),
+    /// for links and rules limited to segments.
+    pub segments: Vec<String>,
+    /// SKUs the customer bought before. Products from repurchasable
+    /// categories, or reached by a repurchasable relation (consumables),
+    /// may be suggested again; other products already bought are not.
+    /// Unknown SKUs are ignored.
+    pub purchased: Vec<String>,
 }
 
 impl Default for Request {
@@ -96,6 +112,10 @@ impl Default for Request {
             exclude_skus: Vec::new(),
             exclude_categories: Vec::new(),
             max_per_category: None,
+            exclude: Vec::new(),
+            date: None,
+            segments: Vec::new(),
+            purchased: Vec::new(),
         }
     }
 }
@@ -139,6 +159,26 @@ impl Request {
         self.max_per_category = Some(max);
         self
     }
+    /// Excludes a product by id.
+    pub fn exclude_product(mut self, product: ProductId) -> Self {
+        self.exclude.push(product);
+        self
+    }
+    /// Sets the day of the request.
+    pub fn on(mut self, day: Day) -> Self {
+        self.date = Some(day);
+        self
+    }
+    /// Adds a customer segment.
+    pub fn segment(mut self, segment: impl Into<String>) -> Self {
+        self.segments.push(segment.into());
+        self
+    }
+    /// Adds a SKU the customer bought before.
+    pub fn purchased(mut self, sku: impl Into<String>) -> Self {
+        self.purchased.push(sku.into());
+        self
+    }
 }
 
 /// One suggestion.
@@ -150,6 +190,9 @@ pub struct Suggestion {
     pub kind: Kind,
     /// Its score (higher is better; finite).
     pub score: f32,
+    /// Units to suggest: 1, or what a quantity-aware link calls for minus
+    /// what the cart holds.
+    pub quantity: u32,
     /// Why, with the evidence.
     pub reason: Reason,
 }
@@ -214,6 +257,8 @@ pub struct SuggestionView {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub price_delta: Option<i64>,
+    /// Units suggested.
+    pub quantity: u32,
 }
 
 /// Something that answers carts with suggestions. Object-safe.
@@ -370,8 +415,10 @@ pub struct Scratch {
     cart_sorted: Vec<ProductId>,
     merge: Vec<(ProductId, u32, u32)>,
     cart_categories: Vec<CategoryId>,
+    cart_groups: Vec<VariantGroupId>,
     excluded: Vec<ProductId>,
     excluded_categories: Vec<CategoryId>,
+    purchased: Vec<ProductId>,
     candidates: Candidates,
     batch: Vec<Candidate>,
     pool: Vec<Ranked>,
@@ -430,6 +477,7 @@ pub struct Engine<C: Catalog + ?Sized = InMemoryCatalog> {
     scorer: Arc<dyn Scorer<C>>,
     rules: ResolvedRules,
     source_rules: Rules,
+    bundles: Arc<Bundles>,
     version: u64,
 }
 
@@ -441,6 +489,7 @@ impl<C: Catalog + ?Sized> Clone for Engine<C> {
             scorer: Arc::clone(&self.scorer),
             rules: self.rules.clone(),
             source_rules: self.source_rules.clone(),
+            bundles: Arc::clone(&self.bundles),
             version: self.version,
         }
     }
@@ -453,6 +502,7 @@ pub struct EngineBuilder<C: Catalog + ?Sized = InMemoryCatalog> {
     strategies: Vec<Arc<dyn Strategy<C>>>,
     scorer: Option<Arc<dyn Scorer<C>>>,
     rules: Rules,
+    bundles: Bundles,
     version: u64,
 }
 
@@ -488,6 +538,13 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
         self
     }
 
+    /// Sets the merchant's bundles (validated against the catalog with
+    /// [`Bundles::from_specs`]).
+    pub fn bundles(mut self, bundles: Bundles) -> Self {
+        self.bundles = bundles;
+        self
+    }
+
     /// Sets the version stamp carried by every answer (default 0).
     pub fn version(mut self, version: u64) -> Self {
         self.version = version;
@@ -518,6 +575,7 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
                 .unwrap_or_else(|| Arc::new(DefaultScorer::default())),
             rules,
             source_rules: self.rules,
+            bundles: Arc::new(self.bundles),
             version: self.version,
         })
     }
@@ -536,6 +594,8 @@ impl Engine<InMemoryCatalog> {
         rules: crate::CategoryRules,
     ) -> Result<Self> {
         graph.validate(catalog.len())?;
+        graph.validate_relations(&catalog)?;
+        rules.validate(catalog.category_count())?;
         Engine::builder(catalog)
             .strategy(crate::CrossSell::new(Arc::new(graph), Arc::new(rules)))
             .strategy(crate::Upsell::default())
@@ -555,6 +615,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             strategies: Vec::new(),
             scorer: None,
             rules: Rules::default(),
+            bundles: Bundles::default(),
             version: 0,
         }
     }
@@ -587,6 +648,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             scorer: Arc::clone(&self.scorer),
             rules,
             source_rules: self.source_rules.clone(),
+            bundles: Arc::clone(&self.bundles),
             version,
         })
     }
@@ -662,6 +724,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             reason: self.explain(suggestion).to_string(),
             replaces,
             price_delta,
+            quantity: suggestion.quantity,
         }
     }
 
@@ -698,6 +761,9 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         scratch
             .excluded
             .extend(request.exclude_skus.iter().filter_map(|s| catalog.id(s)));
+        scratch
+            .excluded
+            .extend(request.exclude.iter().copied().filter(|p| p.index() < n));
         scratch.excluded.sort_unstable();
         scratch.excluded_categories.clear();
         scratch.excluded_categories.extend(
@@ -707,13 +773,20 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 .filter_map(|c| catalog.category_id(c)),
         );
         scratch.excluded_categories.sort_unstable();
+        scratch.purchased.clear();
+        scratch
+            .purchased
+            .extend(request.purchased.iter().filter_map(|s| catalog.id(s)));
+        scratch.purchased.sort_unstable();
 
         let Scratch {
             cart: cart_lines,
             cart_sorted,
             cart_categories,
+            cart_groups,
             excluded,
             excluded_categories,
+            purchased,
             candidates,
             batch,
             pool,
@@ -737,17 +810,53 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             }
         }
 
+        cart_groups.clear();
+        cart_groups.extend(
+            cart_lines
+                .iter()
+                .filter_map(|l| catalog.variant_group(l.product)),
+        );
+        cart_groups.sort_unstable();
+        cart_groups.dedup();
+
         batch.clear();
         let rules = &self.rules;
+        let mut substituted = false;
         for c in candidates.as_slice() {
+            let mut c = *c;
+            if !request.kinds.includes(c.kind()) {
+                continue;
+            }
+            if let Some(group) = catalog.variant_group(c.product) {
+                // Never a sibling of a cart line; otherwise the best
+                // concrete variant for this cart.
+                if cart_groups.binary_search(&group).is_ok() {
+                    continue;
+                }
+                match pick_variant(catalog, cart_lines, cart_sorted, excluded, &c, group) {
+                    Some(v) => {
+                        substituted |= v != c.product;
+                        c.product = v;
+                    }
+                    None => continue,
+                }
+            }
             let p = c.product;
-            if !request.kinds.includes(c.kind())
-                || cart_sorted.binary_search(&p).is_ok()
-                || !catalog.available(p, 1)
-                || request.budget.is_some_and(|b| catalog.price(p) > b)
-                || rules.excluded.binary_search(&p).is_ok()
-                || excluded.binary_search(&p).is_ok()
-            {
+            if cart_sorted.binary_search(&p).is_ok() && !c.top_up {
+                continue;
+            }
+            match catalog.stock(p) {
+                Some(0) => continue,
+                Some(s) => c.quantity = c.quantity.clamp(1, s),
+                None => c.quantity = c.quantity.max(1),
+            }
+            if let Some(budget) = request.budget {
+                match catalog.price(p).checked_mul(c.quantity) {
+                    Some(cost) if cost <= budget => {}
+                    _ => continue,
+                }
+            }
+            if rules.excluded.binary_search(&p).is_ok() || excluded.binary_search(&p).is_ok() {
                 continue;
             }
             let category = catalog.category(p);
@@ -756,7 +865,16 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             {
                 continue;
             }
-            batch.push(*c);
+            if purchased.binary_search(&p).is_ok()
+                && !catalog.repurchasable(category)
+                && !repurchasable_relation(catalog, &c)
+            {
+                continue;
+            }
+            batch.push(c);
+        }
+        if substituted {
+            merge_duplicates(batch);
         }
         if batch.is_empty() {
             return Ok(&out[..]);
@@ -772,10 +890,14 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 candidate.score = f32::MIN;
             }
             if let Ok(i) = rules.boosts.binary_search_by_key(&p, |b| b.0) {
-                candidate.score *= rules.boosts[i].1;
+                // A large boost of a large score saturates rather than
+                // overflowing to a non-finite score.
+                candidate.score = (candidate.score * rules.boosts[i].1).clamp(f32::MIN, f32::MAX);
             }
+            // Merchant-wide pins first (in their order), then pinned links.
             let pin = match rules.pins.binary_search_by_key(&p, |b| b.0) {
                 Ok(i) => rules.pins[i].1,
+                Err(_) if candidate.pinned => u32::MAX - 1,
                 Err(_) => u32::MAX,
             };
             pool.push(Ranked {
@@ -825,10 +947,56 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 product: r.candidate.product,
                 kind: r.candidate.kind(),
                 score: r.candidate.score,
+                quantity: r.candidate.quantity,
                 reason: self.reason(cart_lines, &r.candidate),
             });
         }
         Ok(&out[..])
+    }
+
+    /// Suggestions for several placements of one page (a product page's
+    /// "goes with", the cart drawer, checkout), each with its own limit and
+    /// kinds, never repeating a product across them. Placements are filled
+    /// in the order given, so put the most valuable first.
+    ///
+    /// # Errors
+    /// As [`Recommender::recommend`], for the first placement that fails.
+    pub fn recommend_placements(
+        &self,
+        cart: &dyn Cart,
+        request: &Request,
+        placements: &[Placement],
+    ) -> Result<Vec<Recommendations>> {
+        let mut scratch = Scratch::new();
+        let mut req = request.clone();
+        let mut out = Vec::with_capacity(placements.len());
+        for placement in placements {
+            req.limit = placement.limit;
+            req.kinds = placement.kinds;
+            let suggestions = self.recommend_with(&mut scratch, cart, &req)?.to_vec();
+            req.exclude.extend(suggestions.iter().map(|s| s.product));
+            out.push(Recommendations {
+                version: self.version,
+                suggestions,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Offers to complete the merchant's bundles that the cart holds part
+    /// of; see [`Bundles::offers`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownSku`] or [`Error::ZeroQuantity`] for a bad cart line.
+    pub fn bundle_offers(&self, cart: &dyn Cart) -> Result<Vec<BundleOffer>> {
+        let mut scratch = Scratch::new();
+        self.load_cart(&mut scratch, cart)?;
+        Ok(self.bundles.offers(&*self.catalog, &scratch.cart))
+    }
+
+    /// The merchant's bundles.
+    pub fn bundles(&self) -> &Bundles {
+        &self.bundles
     }
 
     /// Validates the cart and merges repeated products into `scratch.cart`,
@@ -913,6 +1081,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 source,
                 weight,
                 via,
+                relation,
                 strategy,
             }) => Reason::Complements {
                 source,
@@ -920,6 +1089,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 total: c.cross_weight,
                 signals: c.support,
                 via,
+                relation,
                 strategy,
             },
             None => Reason::Complements {
@@ -928,9 +1098,146 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 total: 0.0,
                 signals: 0,
                 via: crate::Via::Custom,
+                relation: crate::RelationId::COMPLEMENT,
                 strategy: 0,
             },
         }
+    }
+}
+
+/// Whether the candidate's strongest link is of a repurchasable relation
+/// type (a consumable), so a past buyer may be offered it again.
+fn repurchasable_relation<C: Catalog + ?Sized>(catalog: &C, c: &Candidate) -> bool {
+    match c.best_complement {
+        Some(Evidence::Complement { relation, .. }) => {
+            catalog.relation(relation).is_some_and(|r| r.repurchasable)
+        }
+        _ => false,
+    }
+}
+
+/// The concrete variant of `group` to suggest for candidate `c`: available,
+/// not in the cart, not excluded; matching the cart's values of the
+/// catalog's matching attributes (taken from the candidate's anchor first,
+/// then from any cart line); then `c.product` itself; then the most popular;
+/// then the lowest id. `None` when no variant can be bought.
+fn pick_variant<C: Catalog + ?Sized>(
+    catalog: &C,
+    cart: &[CartLine],
+    cart_sorted: &[ProductId],
+    excluded: &[ProductId],
+    c: &Candidate,
+    group: VariantGroupId,
+) -> Option<ProductId> {
+    let keys = catalog.matching_attributes();
+    let anchor = c.anchor();
+    let desired = |key| {
+        anchor
+            .and_then(|a| catalog.attribute(a, key))
+            .or_else(|| cart.iter().find_map(|l| catalog.attribute(l.product, key)))
+    };
+    let eligible = |m: ProductId| {
+        catalog.available(m, 1)
+            && cart_sorted.binary_search(&m).is_err()
+            && excluded.binary_search(&m).is_err()
+    };
+    if keys.is_empty() && eligible(c.product) {
+        return Some(c.product);
+    }
+    let mut best: Option<(usize, bool, u32, ProductId)> = None;
+    for &m in catalog.variant_members(group) {
+        if !eligible(m) {
+            continue;
+        }
+        let matches = keys
+            .iter()
+            .filter(|&&k| desired(k).is_some_and(|v| catalog.attribute(m, k) == Some(v)))
+            .count();
+        let key = (matches, m == c.product, catalog.popularity(m), m);
+        let better = match best {
+            None => true,
+            Some(b) => (key.0, key.1, key.2)
+                .cmp(&(b.0, b.1, b.2))
+                .then(b.3.cmp(&key.3))
+                .is_gt(),
+        };
+        if better {
+            best = Some(key);
+        }
+    }
+    best.map(|b| b.3)
+}
+
+/// Merges candidates that name the same product (variants resolved to one
+/// concrete product), pooling their evidence. Leaves the batch sorted by id.
+fn merge_duplicates(batch: &mut Vec<Candidate>) {
+    batch.sort_by_key(|c| c.product);
+    batch.dedup_by(|later, first| {
+        if later.product != first.product {
+            return false;
+        }
+        first.cross_weight += later.cross_weight;
+        first.support = first.support.saturating_add(later.support);
+        first.pinned |= later.pinned;
+        first.quantity = first.quantity.max(later.quantity);
+        first.top_up &= later.top_up;
+        let stronger = match (first.best_complement, later.best_complement) {
+            (
+                Some(Evidence::Complement { weight: a, .. }),
+                Some(Evidence::Complement { weight: b, .. }),
+            ) => b > a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if stronger {
+            first.best_complement = later.best_complement;
+        }
+        if later.upgrade_fit > first.upgrade_fit
+            || first.upgrade.is_none() && later.upgrade.is_some()
+        {
+            first.upgrade = later.upgrade;
+            first.upgrade_fit = later.upgrade_fit;
+        }
+        true
+    });
+}
+
+/// A slot on a page that shows suggestions: its name, how many, which kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Placement {
+    /// A name for logs and templates, e.g. `"product_page"`.
+    pub name: String,
+    /// How many suggestions.
+    pub limit: usize,
+    /// Which kinds.
+    pub kinds: Kinds,
+}
+
+impl Placement {
+    /// A placement.
+    pub fn new(name: impl Into<String>, limit: usize, kinds: Kinds) -> Self {
+        Placement {
+            name: name.into(),
+            limit,
+            kinds,
+        }
+    }
+    /// A product page: 6 suggestions of both kinds.
+    pub fn product_page() -> Self {
+        Self::new("product_page", 6, Kinds::Both)
+    }
+    /// The cart: 4 cross-sells.
+    pub fn cart() -> Self {
+        Self::new("cart", 4, Kinds::CrossSell)
+    }
+    /// Checkout: 2 cross-sells (a last small add-on).
+    pub fn checkout() -> Self {
+        Self::new("checkout", 2, Kinds::CrossSell)
+    }
+    /// An e-mail: 8 of both kinds.
+    pub fn email() -> Self {
+        Self::new("email", 8, Kinds::Both)
     }
 }
 

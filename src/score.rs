@@ -15,8 +15,27 @@
 //! | price fit | 1 up to 30% of the anchor's price, falling linearly to 0 at 150% | `1 - step / cap` |
 //! | popularity | `ln(1 + p) / ln(1 + max p)` | same |
 //!
+//! | stock depth | 1 for untracked stock or at least `low_stock` units, else `stock / low_stock` | same |
+//!
 //! The score is `Σ weight × term`, so with the default weights (0.6, 0.15,
-//! 0.1, 0.15) relevance dominates and the others order close calls.
+//! 0.1, 0.15, 0.05) relevance dominates and the others order close calls.
+//!
+//! # Worked example: margin and stock depth
+//!
+//! A phone (799.00) is in the cart. Two cases complement it with the same
+//! edge weight 0.8, cost the same 29.00, sell equally well (popularity
+//! term 0.5 for both), and both have a price fit of 1 (under 30% of the
+//! phone's price):
+//!
+//! | | cost | margin term | stock | stock term | score |
+//! |---|---|---|---|---|---|
+//! | case A | 8.70 | 0.70 | 40 | 1.0 | 0.6·0.615 + 0.15·0.70 + 0.1·1 + 0.15·0.5 + 0.05·1.0 = 0.699 |
+//! | case B | 17.40 | 0.40 | 2 | 0.4 | 0.6·0.615 + 0.15·0.40 + 0.1·1 + 0.15·0.5 + 0.05·0.4 = 0.624 |
+//!
+//! (relevance `0.8 / 1.3 = 0.615`). Case A ranks first: it earns more per
+//! sale and will not sell out under the customer. Raise `margin` to let
+//! margin override weaker relevance; raise `stock_depth` or `low_stock` to
+//! steer traffic away from nearly sold-out products sooner.
 
 use std::fmt;
 
@@ -52,6 +71,12 @@ pub struct ScoreWeights {
     pub price_fit: f32,
     /// Popularity. Default 0.15.
     pub popularity: f32,
+    /// Stock depth: penalises products with fewer than `low_stock` units
+    /// left. Default 0.05.
+    pub stock_depth: f32,
+    /// The stock level under which the stock-depth term falls below 1.
+    /// Default 5 units.
+    pub low_stock: u32,
 }
 
 impl Default for ScoreWeights {
@@ -61,6 +86,8 @@ impl Default for ScoreWeights {
             margin: 0.15,
             price_fit: 0.1,
             popularity: 0.15,
+            stock_depth: 0.05,
+            low_stock: 5,
         }
     }
 }
@@ -73,6 +100,8 @@ impl ScoreWeights {
             margin: 0.0,
             price_fit: 0.0,
             popularity: 0.0,
+            stock_depth: 0.0,
+            low_stock: 5,
         }
     }
 
@@ -86,6 +115,7 @@ impl ScoreWeights {
             ("margin", self.margin),
             ("price_fit", self.price_fit),
             ("popularity", self.popularity),
+            ("stock_depth", self.stock_depth),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::InvalidConfig {
@@ -167,10 +197,15 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
                 None => (0.0, 0.0),
             };
             let popularity = (1.0 + cat.popularity(c.product) as f32).ln() / pop_norm;
+            let depth = match cat.stock(c.product) {
+                Some(s) if w.low_stock > 0 && s < w.low_stock => s as f32 / w.low_stock as f32,
+                _ => 1.0,
+            };
             c.score = w.relevance * relevance
                 + w.margin * margin
                 + w.price_fit * price_fit
-                + w.popularity * popularity;
+                + w.popularity * popularity
+                + w.stock_depth * depth;
         }
     }
 }

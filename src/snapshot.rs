@@ -54,10 +54,11 @@
 //! | tag | section | required |
 //! |---|---|---|
 //! | 1 | configuration: version stamp, merchant rules, upsell, cross-sell and scorer settings | yes |
-//! | 2 | catalog: the flat arrays and string arenas | yes |
-//! | 3 | complement graph (CSR arrays) | yes |
-//! | 4 | category rules (CSR arrays) | yes |
-//! | 5, 6 | reserved for a learned co-purchase graph and itemset rules | no |
+//! | 2 | catalog: the flat arrays and string arenas, relation types, variants, attributes | yes |
+//! | 3 | complement graph (CSR arrays, edge metadata, conditions) | yes |
+//! | 4 | category rules (CSR arrays, conditions) | yes |
+//! | 5 | bundles (name, member ids, price) | yes |
+//! | 6, 7 | reserved for a learned co-purchase graph and itemset rules | no |
 //!
 //! Why `bincode` 1.3: the payload is dominated by `u32` and `f32` arrays (a
 //! 20M-edge graph is 40M values); fixed-width little-endian values decode
@@ -116,12 +117,14 @@ use std::sync::Arc;
 
 use bincode::Options;
 
+use crate::bundle::{BundleSpec, Bundles};
 use crate::catalog::raw::RawCatalog;
-use crate::catalog::{Catalog, CatalogBuilder, InMemoryCatalog};
-use crate::catalog_json::{EdgeSpec, LoadedCatalog};
+use crate::catalog::{Catalog, InMemoryCatalog};
+use crate::catalog_json::LoadedCatalog;
 use crate::error::{Error, Result};
 use crate::graph::{CategoryRules, ComplementGraph};
-use crate::product::Product;
+use crate::id::ProductId;
+use crate::product::Money;
 use crate::recommend::{Engine, Rules};
 use crate::score::{DefaultScorer, ScoreWeights};
 use crate::strategy::{CrossSell, CrossSellConfig, FeatureRule, Upsell, UpsellConfig};
@@ -144,8 +147,9 @@ const TAG_CONFIG: u32 = 1;
 const TAG_CATALOG: u32 = 2;
 const TAG_GRAPH: u32 = 3;
 const TAG_CATEGORY_RULES: u32 = 4;
+const TAG_BUNDLES: u32 = 5;
 /// The highest tag this build knows.
-const LAST_TAG: u32 = TAG_CATEGORY_RULES;
+const LAST_TAG: u32 = TAG_BUNDLES;
 
 /// Bytes of a section's tag and length.
 const SECTION_HEAD_LEN: usize = 12;
@@ -442,6 +446,8 @@ struct WeightsV1 {
     margin: f32,
     price_fit: f32,
     popularity: f32,
+    stock_depth: f32,
+    low_stock: u32,
 }
 
 impl Default for WeightsV1 {
@@ -457,6 +463,8 @@ impl From<&ScoreWeights> for WeightsV1 {
             margin: w.margin,
             price_fit: w.price_fit,
             popularity: w.popularity,
+            stock_depth: w.stock_depth,
+            low_stock: w.low_stock,
         }
     }
 }
@@ -468,9 +476,20 @@ impl From<WeightsV1> for ScoreWeights {
             margin: w.margin,
             price_fit: w.price_fit,
             popularity: w.popularity,
+            stock_depth: w.stock_depth,
+            low_stock: w.low_stock,
             ..ScoreWeights::default()
         }
     }
+}
+
+/// One bundle, as stored (section 5). The regular price is not stored: it
+/// is the sum of the members' prices, recomputed on load.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct BundleV1 {
+    name: String,
+    members: Vec<ProductId>,
+    price: Money,
 }
 
 /// Section 1.
@@ -520,6 +539,8 @@ pub struct EngineState {
     pub cross_sell: CrossSellConfig,
     /// The default scorer's weights.
     pub weights: ScoreWeights,
+    /// The merchant's bundles.
+    pub bundles: Bundles,
 }
 
 impl EngineState {
@@ -546,17 +567,20 @@ impl EngineState {
             upsell: UpsellConfig::default(),
             cross_sell: CrossSellConfig::default(),
             weights: ScoreWeights::default(),
+            bundles: Bundles::default(),
         })
     }
 
     /// The state of a loaded JSON catalog file (its catalog, graph,
-    /// category rules and merchant rules), with default configuration.
+    /// category rules, merchant rules and bundles), with default
+    /// configuration.
     ///
     /// # Errors
     /// As [`validate`](Self::validate).
     pub fn from_loaded(loaded: LoadedCatalog) -> Result<Self> {
         let mut state = EngineState::new(loaded.catalog, loaded.graph, loaded.category_rules)?;
         state.rules = loaded.rules;
+        state.bundles = loaded.bundles;
         state.validate()?;
         Ok(state)
     }
@@ -587,6 +611,7 @@ impl EngineState {
     /// for merchant rules naming unknown SKUs or categories.
     pub fn to_engine(&self) -> Result<Engine> {
         self.graph.validate(self.catalog.len())?;
+        self.graph.validate_relations(&self.catalog)?;
         self.category_rules
             .validate(self.catalog.category_count())?;
         let cross_sell = CrossSell::new(Arc::clone(&self.graph), Arc::clone(&self.category_rules))
@@ -596,6 +621,7 @@ impl EngineState {
             .strategy(Upsell::new(self.upsell.clone())?)
             .scorer(DefaultScorer::new(self.weights.clone())?)
             .rules(self.rules.clone())
+            .bundles(self.bundles.clone())
             .version(self.version)
             .build()
     }
@@ -631,6 +657,17 @@ impl EngineState {
         write_section(&mut out, TAG_CATALOG, &self.catalog.to_raw())?;
         write_section(&mut out, TAG_GRAPH, &*self.graph)?;
         write_section(&mut out, TAG_CATEGORY_RULES, &*self.category_rules)?;
+        let bundles: Vec<BundleV1> = self
+            .bundles
+            .list()
+            .iter()
+            .map(|b| BundleV1 {
+                name: b.name.clone(),
+                members: b.members.clone(),
+                price: b.price,
+            })
+            .collect();
+        write_section(&mut out, TAG_BUNDLES, &bundles)?;
         let payload = &out[HEADER_LEN..];
         let header = SnapshotHeader {
             format_version: FORMAT_VERSION,
@@ -741,34 +778,29 @@ impl EngineState {
     }
 
     /// The state as pretty-printed JSON; see the [module docs](self#json).
+    ///
+    /// The document holds `format_version`, `version`, `upsell`,
+    /// `cross_sell`, `weights`, and `catalog`: the whole catalog file
+    /// ([`LoadedCatalog::to_json`]) with products, links, category rules,
+    /// merchant rules, relation types and bundles.
     pub fn to_json(&self) -> String {
-        let c = &self.catalog;
-        let doc = StateJson {
+        let loaded = LoadedCatalog {
+            catalog: self.catalog.clone(),
+            graph: (*self.graph).clone(),
+            category_rules: (*self.category_rules).clone(),
+            rules: self.rules.clone(),
+            bundles: self.bundles.clone(),
+        };
+        // Re-read as a value so the whole document is indented alike;
+        // serde_json writes and reads floats exactly (shortest round-trip).
+        let catalog = serde_json::from_str(&loaded.to_json()).unwrap_or(serde_json::Value::Null);
+        let doc = StateJsonOut {
             format_version: FORMAT_VERSION,
             version: self.version,
-            products: c.to_products(),
-            complements: self
-                .graph
-                .edges()
-                .map(|(f, t, w)| EdgeSpec {
-                    from: c.sku(f).to_owned(),
-                    to: c.sku(t).to_owned(),
-                    weight: f64::from(w),
-                })
-                .collect(),
-            category_complements: self
-                .category_rules
-                .rules()
-                .map(|(f, t, w)| EdgeSpec {
-                    from: c.category_name(f).to_owned(),
-                    to: c.category_name(t).to_owned(),
-                    weight: f64::from(w),
-                })
-                .collect(),
-            rules: (&self.rules).into(),
             upsell: (&self.upsell).into(),
             cross_sell: (&self.cross_sell).into(),
             weights: (&self.weights).into(),
+            catalog,
         };
         // Serialising these types cannot fail: every map key is a string
         // and every value is plain data.
@@ -781,10 +813,11 @@ impl EngineState {
     /// # Errors
     /// [`Error::Json`] for syntax and shape errors (unknown keys included);
     /// [`Error::SnapshotVersion`] for a newer `format_version`; the
-    /// builders' typed errors for bad products, edges or rules; as
+    /// catalog file's located errors ([`crate::catalog_json::from_json_str`],
+    /// with lines and columns counted in the whole document); as
     /// [`validate`](Self::validate).
     pub fn from_json(text: &str) -> Result<Self> {
-        let doc: StateJson = serde_json::from_str(text).map_err(|e| Error::Json {
+        let doc: StateJsonIn<'_> = serde_json::from_str(text).map_err(|e| Error::Json {
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
@@ -795,25 +828,11 @@ impl EngineState {
                 found: doc.format_version,
             });
         }
-        let mut b = CatalogBuilder::new();
-        for p in doc.products {
-            b.add(p)?;
-        }
-        let catalog = b.build()?;
-        let mut g = ComplementGraph::builder(&catalog);
-        for e in &doc.complements {
-            g.add(&e.from, &e.to, e.weight)?;
-        }
-        let graph = g.build()?;
-        let category_rules = CategoryRules::from_names(
-            &catalog,
-            doc.category_complements
-                .iter()
-                .map(|e| (e.from.as_str(), e.to.as_str(), e.weight)),
-        )?;
-        let mut state = EngineState::new(catalog, graph, category_rules)?;
+        let inner = doc.catalog.get();
+        let loaded = crate::catalog_json::from_json_str(inner)
+            .map_err(|e| shift_location(e, text, inner))?;
+        let mut state = EngineState::from_loaded(loaded)?;
         state.version = doc.version;
-        state.rules = doc.rules.into();
         state.upsell = doc.upsell.into();
         state.cross_sell = doc.cross_sell.into_config()?;
         state.weights = doc.weights.into();
@@ -822,26 +841,80 @@ impl EngineState {
     }
 }
 
-/// The JSON document.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// The JSON document, as written.
+#[derive(serde::Serialize)]
+struct StateJsonOut {
+    format_version: u32,
+    version: u64,
+    upsell: UpsellV1,
+    cross_sell: CrossSellV1,
+    weights: WeightsV1,
+    catalog: serde_json::Value,
+}
+
+/// The JSON document, as read: the catalog stays text so its errors can be
+/// located.
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateJson {
+struct StateJsonIn<'a> {
     format_version: u32,
     #[serde(default)]
     version: u64,
-    products: Vec<Product>,
-    #[serde(default)]
-    complements: Vec<EdgeSpec>,
-    #[serde(default)]
-    category_complements: Vec<EdgeSpec>,
-    #[serde(default)]
-    rules: RulesV1,
     #[serde(default)]
     upsell: UpsellV1,
     #[serde(default)]
     cross_sell: CrossSellV1,
     #[serde(default)]
     weights: WeightsV1,
+    #[serde(borrow)]
+    catalog: &'a serde_json::value::RawValue,
+}
+
+/// Moves the line and column of an error found in `inner`, a slice of
+/// `text`, to count from the start of `text`.
+fn shift_location(err: Error, text: &str, inner: &str) -> Error {
+    let start = (inner.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    let before = text.get(..start).unwrap_or("");
+    let base_line = before.matches('\n').count();
+    let base_col = before.len() - before.rfind('\n').map_or(0, |p| p + 1);
+    let shift = |line: usize, column: usize| {
+        if line == 0 {
+            (0, 0) // unknown position stays unknown
+        } else if line == 1 {
+            (base_line + 1, base_col + column)
+        } else {
+            (base_line + line, column)
+        }
+    };
+    match err {
+        Error::Json {
+            line,
+            column,
+            message,
+        } => {
+            let (line, column) = shift(line, column);
+            Error::Json {
+                line,
+                column,
+                message,
+            }
+        }
+        Error::Located {
+            location,
+            line,
+            column,
+            source,
+        } => {
+            let (line, column) = shift(line, column);
+            Error::Located {
+                location: format!("catalog.{location}"),
+                line,
+                column,
+                source,
+            }
+        }
+        other => other,
+    }
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
@@ -930,12 +1003,33 @@ fn decode_payload(payload: &[u8]) -> Result<EngineState> {
     let catalog = raw.into_catalog()?;
     let graph: ComplementGraph = decode(TAG_GRAPH, body(TAG_GRAPH)?)?;
     let category_rules: CategoryRules = decode(TAG_CATEGORY_RULES, body(TAG_CATEGORY_RULES)?)?;
+    let bundle_list: Vec<BundleV1> = decode(TAG_BUNDLES, body(TAG_BUNDLES)?)?;
     let mut state = EngineState::new(catalog, graph, category_rules)?;
     state.version = config.version;
     state.rules = config.rules.into();
     state.upsell = config.upsell.into();
     state.cross_sell = config.cross_sell.into_config()?;
     state.weights = config.weights.into();
+    // Bundles go back through the validating constructor, by SKU.
+    let mut specs = Vec::with_capacity(bundle_list.len());
+    for b in bundle_list {
+        let mut skus = Vec::with_capacity(b.members.len());
+        for m in b.members {
+            match state.catalog.product(m) {
+                Some(p) => skus.push(p.sku.to_owned()),
+                None => {
+                    return snapshot_err(format!("bundle {:?}: member id {m} out of range", b.name))
+                }
+            }
+        }
+        specs.push(BundleSpec {
+            name: b.name,
+            skus,
+            price: Some(b.price),
+            discount_percent: None,
+        });
+    }
+    state.bundles = Bundles::from_specs(&state.catalog, &specs)?;
     state.validate()?;
     Ok(state)
 }

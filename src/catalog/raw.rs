@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use super::{Arena, InMemoryCatalog, Lists, Static, NO_FAMILY};
 use crate::error::{Error, Result};
-use crate::id::{CategoryId, FeatureId, ProductId};
+use crate::id::{AttributeId, CategoryId, FeatureId, ProductId};
 use crate::product::Money;
+use crate::relation::{RelationType, Symmetry, MAX_RELATIONS};
 
 /// One arena: its text and its `u32` end offsets.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -49,6 +50,14 @@ pub(crate) struct RawCatalog<'a> {
     category_names: RawArena<'a>,
     family_names: RawArena<'a>,
     feature_names: RawArena<'a>,
+    variant_group: Cow<'a, [u32]>,
+    variant_names: RawArena<'a>,
+    attribute_offsets: Cow<'a, [u32]>,
+    attribute_items: Cow<'a, [(AttributeId, AttributeId)]>,
+    attribute_names: RawArena<'a>,
+    matching_attributes: Cow<'a, [AttributeId]>,
+    repurchasable: Cow<'a, [bool]>,
+    relations: Cow<'a, [RelationType]>,
 }
 
 fn borrow_arena(a: &Arena) -> RawArena<'_> {
@@ -120,6 +129,14 @@ impl InMemoryCatalog {
             category_names: borrow_arena(&s.category_names),
             family_names: borrow_arena(&s.family_names),
             feature_names: borrow_arena(&s.feature_names),
+            variant_group: Cow::Borrowed(&s.variant_group),
+            variant_names: borrow_arena(&s.variant_names),
+            attribute_offsets: Cow::Borrowed(&s.attributes.offsets),
+            attribute_items: Cow::Borrowed(&s.attributes.items),
+            attribute_names: borrow_arena(&s.attribute_names),
+            matching_attributes: Cow::Borrowed(&s.matching_attributes),
+            repurchasable: Cow::Borrowed(&s.repurchasable),
+            relations: Cow::Borrowed(&s.relations),
         }
     }
 }
@@ -145,6 +162,8 @@ impl RawCatalog<'_> {
         let category_names = check_arena("category names", self.category_names)?;
         let family_names = check_arena("family names", self.family_names)?;
         let feature_names = check_arena("feature names", self.feature_names)?;
+        let variant_names = check_arena("variant names", self.variant_names)?;
+        let attribute_names = check_arena("attribute names", self.attribute_names)?;
         let n = skus.len();
         if n > crate::MAX_PRODUCTS {
             return Err(Error::CapExceeded {
@@ -166,6 +185,11 @@ impl RawCatalog<'_> {
                 "feature offsets",
                 self.feature_offsets.len().wrapping_sub(1),
             ),
+            ("variant groups", self.variant_group.len()),
+            (
+                "attribute offsets",
+                self.attribute_offsets.len().wrapping_sub(1),
+            ),
         ];
         for (what, len) in lengths {
             if len != n {
@@ -186,6 +210,8 @@ impl RawCatalog<'_> {
         check_unique("category", &category_names)?;
         check_unique("family", &family_names)?;
         check_unique("feature", &feature_names)?;
+        check_unique("variant group", &variant_names)?;
+        check_unique("attribute name", &attribute_names)?;
 
         let categories = category_names.len();
         if let Some((i, c)) = self
@@ -226,6 +252,56 @@ impl RawCatalog<'_> {
             }
         }
 
+        let variants = variant_names.len();
+        if let Some((i, g)) = self
+            .variant_group
+            .iter()
+            .enumerate()
+            .find(|(_, &g)| g != NO_FAMILY && g as usize >= variants)
+        {
+            return bad(format!("product {i} has variant group {g} of {variants}"));
+        }
+        let attribute_count = attribute_names.len();
+        let offsets = self.attribute_offsets.into_owned();
+        let items = self.attribute_items.into_owned();
+        if offsets.first() != Some(&0) || offsets.last().map(|&e| e as usize) != Some(items.len()) {
+            return bad("attribute offsets do not span the attribute lists");
+        }
+        if offsets.windows(2).any(|w| w[0] > w[1]) {
+            return bad("attribute offsets decrease");
+        }
+        let attributes = Lists { offsets, items };
+        for i in 0..n {
+            let list = attributes.get(i);
+            if list
+                .iter()
+                .any(|(k, v)| k.index() >= attribute_count || v.index() >= attribute_count)
+            {
+                return bad(format!("product {i} has an attribute id out of range"));
+            }
+            // Lookups binary-search by key.
+            if list.windows(2).any(|w| w[0] > w[1]) {
+                return bad(format!("product {i} has unsorted attributes"));
+            }
+        }
+        let matching_attributes = self.matching_attributes.into_owned();
+        if matching_attributes
+            .iter()
+            .any(|k| k.index() >= attribute_count)
+            || matching_attributes.windows(2).any(|w| w[0] >= w[1])
+        {
+            return bad("matching attributes out of range, unsorted or repeated");
+        }
+        let repurchasable = self.repurchasable.into_owned();
+        if repurchasable.len() != categories {
+            return bad(format!(
+                "{categories} categories but {} repurchasable flags",
+                repurchasable.len()
+            ));
+        }
+        let relations = self.relations.into_owned();
+        check_relations(&relations)?;
+
         let popularity = self.popularity.into_owned();
         let category = self.category.into_owned();
         let family = self.family.into_owned();
@@ -243,6 +319,13 @@ impl RawCatalog<'_> {
                     .then(a.cmp(b))
             });
         }
+        let variant_group = self.variant_group.into_owned();
+        let mut by_variant: Vec<Vec<ProductId>> = vec![Vec::new(); variants];
+        for (i, &g) in variant_group.iter().enumerate() {
+            if g != NO_FAMILY {
+                by_variant[g as usize].push(ProductId::from_index(i));
+            }
+        }
         let mut by_family: Vec<Vec<ProductId>> = vec![Vec::new(); families];
         for (i, &f) in family.iter().enumerate() {
             if f != NO_FAMILY {
@@ -252,7 +335,10 @@ impl RawCatalog<'_> {
         for (f, list) in by_family.iter_mut().enumerate() {
             list.sort_by_key(|id| (tier[id.index()], *id));
             for w in list.windows(2) {
-                if tier[w[0].index()] == tier[w[1].index()] {
+                // Variants of one group (sizes of one model) share a tier.
+                let same_group = variant_group[w[0].index()] != NO_FAMILY
+                    && variant_group[w[0].index()] == variant_group[w[1].index()];
+                if tier[w[0].index()] == tier[w[1].index()] && !same_group {
                     return Err(Error::DuplicateTier {
                         family: family_names.get(f).to_owned(),
                         tier: tier[w[0].index()],
@@ -284,11 +370,45 @@ impl RawCatalog<'_> {
                 family_names,
                 family_members: Lists::from_groups(by_family),
                 feature_names,
+                variant_group,
+                variant_names,
+                variant_members: Lists::from_groups(by_variant),
+                attributes,
+                attribute_names,
+                matching_attributes,
+                repurchasable,
+                relations,
             }),
             price: Arc::new(self.price.into_owned()),
             stock: Arc::new(self.stock.into_owned()),
         })
     }
+}
+
+/// Checks relation types as `CatalogBuilder::relation` would: at most
+/// [`MAX_RELATIONS`], named, unique names, mirror factors in `(0, 1]`.
+fn check_relations(relations: &[RelationType]) -> Result<()> {
+    if relations.len() > MAX_RELATIONS {
+        return bad(format!(
+            "{} relation types, at most {MAX_RELATIONS}",
+            relations.len()
+        ));
+    }
+    let mut seen = HashSet::with_capacity(relations.len());
+    for r in relations {
+        if r.name.is_empty() || !seen.insert(r.name.as_str()) {
+            return bad(format!("relation type name {:?} empty or repeated", r.name));
+        }
+        if let Symmetry::Mirrored(f) = r.symmetry {
+            if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+                return bad(format!(
+                    "relation type {:?} has mirror factor {f}, outside (0, 1]",
+                    r.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,7 +418,10 @@ mod tests {
 
     fn sample() -> InMemoryCatalog {
         InMemoryCatalog::from_products([
-            Product::new("b", "B", Money(200), "x").with_popularity(5),
+            Product::new("b", "B", Money(200), "x")
+                .with_popularity(5)
+                .variant_of("B")
+                .with_attribute("size", "M"),
             Product::new("a", "A\u{0}é", Money(100), "x").with_popularity(5),
             Product::new("c", "C", Money(300), "y")
                 .with_family("F", 2)
@@ -384,6 +507,31 @@ mod tests {
         let mut r = owned(&c);
         r.category_names.text = Cow::Owned("xx".into());
         assert!(reason(r.into_catalog()).contains("appears twice"));
+
+        let mut r = owned(&c);
+        r.variant_group.to_mut()[0] = 5;
+        assert!(reason(r.into_catalog()).contains("variant group 5"));
+
+        let mut r = owned(&c);
+        r.repurchasable.to_mut().push(true);
+        assert!(reason(r.into_catalog()).contains("repurchasable"));
+
+        let mut r = owned(&c);
+        r.relations.to_mut()[4].symmetry = Symmetry::Mirrored(f32::NAN);
+        assert!(reason(r.into_catalog()).contains("mirror factor"));
+
+        let mut r = owned(&c);
+        let dup = r.relations[0].clone();
+        r.relations.to_mut().push(dup);
+        assert!(reason(r.into_catalog()).contains("repeated"));
+
+        let mut r = owned(&c);
+        r.attribute_items.to_mut()[0].1 = AttributeId(99);
+        assert!(reason(r.into_catalog()).contains("attribute id"));
+
+        let mut r = owned(&c);
+        r.matching_attributes.to_mut().push(AttributeId(99));
+        assert!(reason(r.into_catalog()).contains("matching"));
 
         let mut r = owned(&c);
         r.tier.to_mut()[2] = 1;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{Candidates, Context, Kind, Strategy, Via};
 use crate::catalog::Catalog;
-use crate::graph::{CategoryRules, ComplementGraph};
+use crate::graph::{CategoryRules, ComplementGraph, EdgeMeta};
 
 /// How many products one category rule contributes by default: the most
 /// popular available products of the target category.
@@ -42,6 +42,13 @@ impl Default for CrossSellConfig {
 ///   a better product is an upsell, not a cross-sell);
 /// * it contributes the [`category_fanout`](CrossSellConfig::category_fanout)
 ///   most popular products of `B` that are in stock and not in the cart.
+///
+/// Typed links ([`Link`](crate::Link)) add to this: a link whose relation
+/// type feeds upsell (a replacement) is upgrade evidence for its line; a
+/// link with a quantity suggests what the cart's line calls for minus what
+/// the cart holds, and nothing once it holds enough; a pinned link's target
+/// ranks first; a link or rule with a date range or segments fires only
+/// for requests inside them.
 ///
 /// Runs in O(Σ degree + rules × fanout) per call.
 #[derive(Clone, Debug)]
@@ -89,16 +96,58 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
 
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates) {
         let catalog = ctx.catalog;
-        for line in ctx.cart {
+        let graph = &*self.graph;
+        let request = ctx.request;
+        let conditional = graph.has_conditions();
+        for (line_index, line) in ctx.cart.iter().enumerate() {
             let source = line.product;
-            let (targets, weights) = self.graph.neighbors(source);
-            for (&t, &w) in targets.iter().zip(weights) {
-                sink.add_cross_sell(t, source, w, Via::Edge);
-            }
-            let (cats, cat_weights) = self.rules.targets(catalog.category(source));
-            for (&cat, &w) in cats.iter().zip(cat_weights) {
-                if ctx.covers_category(cat) || targets.iter().any(|&t| catalog.category(t) == cat) {
+            let range = graph.edge_range(source);
+            for e in range.clone() {
+                if conditional {
+                    if let Some(c) = graph.condition(e) {
+                        if !c.holds(request.date, &request.segments) {
+                            continue;
+                        }
+                    }
+                }
+                let t = graph.target(e);
+                let w = graph.edge_weight(e);
+                let meta = graph.meta(e);
+                if meta == EdgeMeta::default() {
+                    sink.add_cross_sell(t, source, w, Via::Edge);
                     continue;
+                }
+                if catalog.relation(meta.relation).map(|r| r.kind) == Some(Kind::Upsell) {
+                    // A replacement link: an upgrade of this line, weighted as given.
+                    sink.add_upsell(t, line_index, source, w.min(1.0));
+                    continue;
+                }
+                let (quantity, top_up) = if meta.quantity > 0 {
+                    let needed = u32::from(meta.quantity).saturating_mul(line.quantity);
+                    let held = ctx.quantity_in_cart(t);
+                    if held >= needed {
+                        continue; // the cart already holds enough
+                    }
+                    (needed - held, held > 0)
+                } else {
+                    (1, false)
+                };
+                sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
+            }
+            let rules = &*self.rules;
+            for r in rules.rule_range(catalog.category(source)) {
+                let (cat, w) = rules.rule(r);
+                if ctx.covers_category(cat)
+                    || range
+                        .clone()
+                        .any(|e| catalog.category(graph.target(e)) == cat)
+                {
+                    continue;
+                }
+                if let Some(c) = rules.condition(r) {
+                    if !c.holds(request.date, &request.segments) {
+                        continue;
+                    }
                 }
                 let mut taken = 0;
                 for &p in catalog.category_products(cat) {

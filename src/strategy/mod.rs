@@ -43,13 +43,17 @@ use std::fmt;
 
 use crate::cart::CartLine;
 use crate::catalog::Catalog;
+use crate::graph::EdgeMeta;
 use crate::id::{CategoryId, ProductId};
 use crate::recommend::Request;
+use crate::relation::RelationId;
 
 pub mod cross_sell;
+pub mod similar;
 pub mod upsell;
 
 pub use cross_sell::{CrossSell, CrossSellConfig};
+pub use similar::Similar;
 pub use upsell::{FeatureRule, Upsell, UpsellConfig};
 
 /// The two kinds of suggestion.
@@ -86,6 +90,8 @@ pub enum Via {
     Learned,
     /// Products commonly bought (popularity fallback).
     Popular,
+    /// Shares category and features with a cart product ("more like this").
+    Similar,
     /// A user-defined strategy; the reason names the strategy.
     Custom,
 }
@@ -108,6 +114,15 @@ impl<C: Catalog + ?Sized> Context<'_, C> {
     #[inline]
     pub fn in_cart(&self, product: ProductId) -> bool {
         self.cart.iter().any(|l| l.product == product)
+    }
+
+    /// Units of a product the cart holds (0 when none). O(cart lines).
+    #[inline]
+    pub fn quantity_in_cart(&self, product: ProductId) -> u32 {
+        self.cart
+            .iter()
+            .find(|l| l.product == product)
+            .map_or(0, |l| l.quantity)
     }
 
     /// Whether the cart already holds a product of this category.
@@ -149,6 +164,9 @@ pub enum Evidence {
         weight: f32,
         /// How it was found.
         via: Via,
+        /// The relation type of the edge ([`RelationId::COMPLEMENT`] when
+        /// not from a typed edge).
+        relation: RelationId,
         /// Index of the strategy that pushed it, in engine order.
         strategy: u16,
     },
@@ -178,6 +196,14 @@ pub struct Candidate {
     pub best_complement: Option<Evidence>,
     /// The best upgrade evidence, if any.
     pub upgrade: Option<Evidence>,
+    /// Units to suggest (at least 1): from quantity-aware edges, what the
+    /// cart's lines call for minus what it already holds.
+    pub quantity: u32,
+    /// Whether the product is already in the cart but short of what a
+    /// quantity-aware edge calls for: the suggestion tops it up.
+    pub top_up: bool,
+    /// Whether a merchant pinned a link to it from a cart product.
+    pub pinned: bool,
     /// The score, set by the scorer.
     pub score: f32,
 }
@@ -262,6 +288,9 @@ impl Candidates {
                 support: 0,
                 best_complement: None,
                 upgrade: None,
+                quantity: 1,
+                top_up: false,
+                pinned: false,
                 score: 0.0,
             });
             self.list.last_mut()
@@ -275,13 +304,40 @@ impl Candidates {
     /// outside the catalog, are ignored.
     #[inline]
     pub fn add_cross_sell(&mut self, product: ProductId, source: ProductId, weight: f32, via: Via) {
+        self.add_edge(product, source, weight, via, EdgeMeta::default(), 1, false);
+    }
+
+    /// Adds cross-sell evidence from a typed edge: as
+    /// [`add_cross_sell`](Self::add_cross_sell), plus the edge's relation
+    /// type and pin, the units to suggest, and whether they top up a line
+    /// already in the cart.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn add_edge(
+        &mut self,
+        product: ProductId,
+        source: ProductId,
+        weight: f32,
+        via: Via,
+        meta: EdgeMeta,
+        quantity: u32,
+        top_up: bool,
+    ) {
         if !(weight >= 0.0 && weight.is_finite()) {
             return;
         }
         let strategy = self.strategy;
         let Some(c) = self.entry(product) else { return };
-        c.cross_weight += weight;
+        // Saturate: each weight may be as large as f32::MAX, and an
+        // infinite sum would leave the scorer a non-finite relevance, which
+        // the engine ranks last.
+        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
         c.support = c.support.saturating_add(1);
+        c.pinned |= meta.pinned;
+        if c.support == 1 || quantity > c.quantity {
+            c.quantity = quantity.max(1);
+            c.top_up = top_up;
+        }
         let stronger = match c.best_complement {
             Some(Evidence::Complement { weight: w, .. }) => weight > w,
             _ => true,
@@ -291,6 +347,7 @@ impl Candidates {
                 source,
                 weight,
                 via,
+                relation: meta.relation,
                 strategy,
             });
         }
