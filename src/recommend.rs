@@ -413,6 +413,7 @@ impl ResolvedRules {
 pub struct Scratch {
     cart: Vec<CartLine>,
     cart_sorted: Vec<ProductId>,
+    cart_by_product: Vec<CartLine>,
     merge: Vec<(ProductId, u32, u32)>,
     cart_categories: Vec<CategoryId>,
     cart_groups: Vec<VariantGroupId>,
@@ -782,6 +783,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let Scratch {
             cart: cart_lines,
             cart_sorted,
+            cart_by_product,
             cart_categories,
             cart_groups,
             excluded,
@@ -800,6 +802,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             cart: cart_lines,
             request,
             cart_categories,
+            cart_by_product,
         };
 
         candidates.reset(n);
@@ -1036,6 +1039,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         scratch
             .cart_sorted
             .extend(scratch.merge.iter().map(|m| m.0));
+        scratch.cart_by_product.clear();
+        scratch
+            .cart_by_product
+            .extend(scratch.merge.iter().map(|m| CartLine {
+                product: m.0,
+                quantity: m.2,
+            }));
         scratch.merge.sort_unstable_by_key(|m| m.1);
         scratch.cart.clear();
         scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {
