@@ -545,6 +545,8 @@ pub struct EngineState {
 
 impl EngineState {
     /// A state with default rules and configuration and version 0.
+    /// `CategoryRules::default()` is stored as
+    /// [`CategoryRules::empty`] over the catalog's categories.
     ///
     /// # Errors
     /// [`Error::Snapshot`] when the graph or the category rules were built
@@ -555,7 +557,12 @@ impl EngineState {
         category_rules: impl Into<Arc<CategoryRules>>,
     ) -> Result<Self> {
         let graph = graph.into();
-        let category_rules = category_rules.into();
+        let mut category_rules = category_rules.into();
+        // `CategoryRules::default()` and `empty(categories)` both mean "no
+        // rules"; keep one form so states compare equal after a JSON trip.
+        if *category_rules == CategoryRules::default() {
+            category_rules = Arc::new(CategoryRules::empty(catalog.category_count()));
+        }
         graph.validate(catalog.len())?;
         category_rules.validate(catalog.category_count())?;
         Ok(EngineState {

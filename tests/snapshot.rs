@@ -35,11 +35,12 @@ fn golden_state() -> EngineState {
 fn golden_file_still_loads_and_saves_byte_for_byte() {
     let state = golden_state();
     if std::env::var_os("CARTWISE_BLESS").is_some() {
+        let root = env!("CARGO_MANIFEST_DIR");
         state
-            .save_file(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/data/state_v1.snap"
-            ))
+            .save_file(format!("{root}/tests/data/state_v1.snap"))
+            .unwrap();
+        small_state()
+            .save_file(format!("{root}/fuzz/seeds/snapshot_load/small.snap"))
             .unwrap();
     }
     let loaded = EngineState::from_bytes(GOLDEN).unwrap();
