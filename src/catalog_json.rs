@@ -169,6 +169,17 @@ pub fn from_json_str(text: &str) -> Result<LoadedCatalog> {
         );
     }
     let bundles = Bundles::merge(bundles);
+    // Check the merchant rules now, so a bad one is reported with its place
+    // rather than later by `into_engine`.
+    crate::recommend::check_rules(&catalog, &file.rules).map_err(|err| {
+        let (line, column) = locate_element(text, "rules", usize::MAX).unwrap_or((0, 0));
+        Error::Located {
+            location: "rules".to_owned(),
+            line,
+            column,
+            source: Box::new(err),
+        }
+    })?;
     Ok(LoadedCatalog {
         catalog,
         graph,
@@ -306,7 +317,8 @@ fn to_file(
 }
 
 /// Finds the 1-based line and column where element `index` of the
-/// top-level array `key` starts. The text is known to be valid JSON.
+/// top-level array `key` starts (with `index == usize::MAX`, where the key
+/// itself is). The text is known to be valid JSON.
 fn locate_element(text: &str, key: &str, index: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
@@ -333,6 +345,10 @@ fn locate_element(text: &str, key: &str, index: usize) -> Option<(usize, usize)>
                     expect_element = false;
                 }
                 if depth == 1 && !in_target && text.get(start..i) == Some(key) {
+                    if index == usize::MAX {
+                        // The key itself was asked for.
+                        return Some(line_col(text, start - 1));
+                    }
                     // The next '[' opens our array.
                     let mut j = i + 1;
                     while j < bytes.len()

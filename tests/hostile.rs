@@ -10,7 +10,7 @@ use cartwise::{
     LiveEngine, Money, Product, ProductId, Reason, Recommender, RelationType, Request, Rules,
     ScoreWeights, SkuContext, Symmetry,
 };
-use common::*;
+use common::state::*;
 use proptest::prelude::*;
 
 /// Rewrites the header's length and checksum to match the payload, as an

@@ -4,7 +4,7 @@ mod common;
 
 use cartwise::snapshot::{self, SnapshotHeader, FORMAT_VERSION, HEADER_LEN, MAGIC};
 use cartwise::{Catalog, CategoryRules, ComplementGraph, EngineState, Error, InMemoryCatalog};
-use common::*;
+use common::state::*;
 use proptest::prelude::*;
 
 /// The golden snapshot: the demo catalog with every setting changed from
