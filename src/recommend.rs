@@ -819,7 +819,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
 
         candidates.reset(n);
         for (i, s) in self.strategies.iter().enumerate() {
-            if request.kinds.includes(s.kind()) {
+            if s.serves(request.kinds) {
                 candidates.set_strategy(i);
                 s.candidates(&ctx, candidates);
             }
@@ -1220,7 +1220,7 @@ fn merge_duplicates<C: Catalog + ?Sized>(catalog: &C, batch: &mut Vec<Candidate>
             first.quantity = later.quantity;
             first.top_up = later.top_up;
         }
-        first.cross_weight += later.cross_weight;
+        first.cross_weight = (first.cross_weight + later.cross_weight).min(f32::MAX);
         first.support = first.support.saturating_add(later.support);
         first.pinned |= later.pinned;
         let stronger = match (first.best_complement, later.best_complement) {

@@ -299,7 +299,6 @@ fn a_replacement_link_is_left_out_of_a_cross_sell_only_request() {
 /// An upsell-only request (or placement) should still see upgrades that
 /// come from `replacement` links.
 #[test]
-#[ignore = "design: the engine skips CrossSell (kind cross-sell) for Kinds::Upsell requests, so replacement links never reach them; needs a way for a strategy to say it also yields upsells"]
 fn a_replacement_link_serves_an_upsell_only_request() {
     let e = replacement_shop();
     let recs = ask(&e, &[("OLD", 1)], &Request::new().kinds(Kinds::Upsell));

@@ -9,7 +9,7 @@
 //! Built in:
 //! * [`CrossSell`]: curated complement edges plus category rules.
 //! * [`Upsell`]: higher tiers of a cart product's family, within a price step.
-//! * `Learned`: weights learned from order history.
+//! * learned strategies: weights mined or fitted from order history.
 //!
 //! Evidence accumulates: a product reached from two cart lines, or by two
 //! strategies, is one candidate whose relevance is the sum of its evidence,
@@ -162,9 +162,14 @@ impl<C: Catalog + ?Sized> Context<'_, C> {
 pub trait Strategy<C: ?Sized>: Send + Sync + fmt::Debug {
     /// A short name for logs, reasons and evaluation tables.
     fn name(&self) -> &str;
-    /// Which kind of suggestion this strategy produces; the engine skips it
-    /// when the request does not ask for that kind.
+    /// Which kind of suggestion this strategy mainly produces.
     fn kind(&self) -> Kind;
+    /// Whether the strategy can produce any of the requested kinds; the
+    /// engine skips it otherwise. Defaults to `kinds.includes(self.kind())`;
+    /// a strategy that produces both kinds overrides it.
+    fn serves(&self, kinds: crate::Kinds) -> bool {
+        kinds.includes(self.kind())
+    }
     /// Pushes candidates for the cart in `ctx` into `sink`.
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates);
 }
