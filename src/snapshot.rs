@@ -341,14 +341,25 @@ struct RulesV1 {
     pins: Vec<String>,
 }
 
+// The `From<&Config>` impls below destructure without `..`: a field added
+// to a configuration struct stops the build here until the snapshot format
+// carries it (a new format version), instead of being dropped silently.
+
 impl From<&Rules> for RulesV1 {
     fn from(r: &Rules) -> Self {
+        let Rules {
+            exclude_skus,
+            exclude_categories,
+            max_per_category,
+            boosts,
+            pins,
+        } = r;
         RulesV1 {
-            exclude_skus: r.exclude_skus.clone(),
-            exclude_categories: r.exclude_categories.clone(),
-            max_per_category: r.max_per_category,
-            boosts: r.boosts.clone(),
-            pins: r.pins.clone(),
+            exclude_skus: exclude_skus.clone(),
+            exclude_categories: exclude_categories.clone(),
+            max_per_category: *max_per_category,
+            boosts: boosts.clone(),
+            pins: pins.clone(),
         }
     }
 }
@@ -383,10 +394,15 @@ impl Default for UpsellV1 {
 
 impl From<&UpsellConfig> for UpsellV1 {
     fn from(c: &UpsellConfig) -> Self {
+        let UpsellConfig {
+            max_price_step_percent,
+            features,
+            max_tiers_up,
+        } = *c;
         UpsellV1 {
-            max_price_step_percent: c.max_price_step_percent,
-            features: c.features,
-            max_tiers_up: c.max_tiers_up,
+            max_price_step_percent,
+            features,
+            max_tiers_up,
         }
     }
 }
@@ -417,8 +433,9 @@ impl Default for CrossSellV1 {
 
 impl From<&CrossSellConfig> for CrossSellV1 {
     fn from(c: &CrossSellConfig) -> Self {
+        let CrossSellConfig { category_fanout } = *c;
         CrossSellV1 {
-            category_fanout: c.category_fanout as u64,
+            category_fanout: category_fanout as u64,
         }
     }
 }
@@ -458,13 +475,21 @@ impl Default for WeightsV1 {
 
 impl From<&ScoreWeights> for WeightsV1 {
     fn from(w: &ScoreWeights) -> Self {
+        let ScoreWeights {
+            relevance,
+            margin,
+            price_fit,
+            popularity,
+            stock_depth,
+            low_stock,
+        } = *w;
         WeightsV1 {
-            relevance: w.relevance,
-            margin: w.margin,
-            price_fit: w.price_fit,
-            popularity: w.popularity,
-            stock_depth: w.stock_depth,
-            low_stock: w.low_stock,
+            relevance,
+            margin,
+            price_fit,
+            popularity,
+            stock_depth,
+            low_stock,
         }
     }
 }
