@@ -12,10 +12,13 @@ pub mod error;
 pub mod explain;
 pub mod graph;
 pub mod id;
+pub mod live;
 pub mod product;
 pub mod recommend;
 pub mod relation;
 pub mod score;
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
 #[cfg(feature = "serde")]
 pub mod spark;
 pub mod strategy;
@@ -33,6 +36,7 @@ pub use graph::{
     CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
 };
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
+pub use live::LiveEngine;
 pub use product::{Money, Product};
 pub use recommend::{
     Engine, EngineBuilder, Kinds, Placement, Recommendations, Recommender, Request, Rules, Scratch,
@@ -40,6 +44,8 @@ pub use recommend::{
 };
 pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
+#[cfg(feature = "snapshot")]
+pub use snapshot::EngineState;
 pub use strategy::{
     Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence, FeatureRule, Kind,
     Learned, LearnedGraph, Similar, Strategy, Upsell, UpsellConfig, Via,

@@ -418,6 +418,7 @@ impl ResolvedRules {
 pub struct Scratch {
     cart: Vec<CartLine>,
     cart_sorted: Vec<ProductId>,
+    cart_by_product: Vec<CartLine>,
     merge: Vec<(ProductId, u32, u32)>,
     cart_categories: Vec<CategoryId>,
     cart_groups: Vec<VariantGroupId>,
@@ -794,6 +795,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let Scratch {
             cart: cart_lines,
             cart_sorted,
+            cart_by_product,
             cart_categories,
             cart_groups,
             excluded,
@@ -812,6 +814,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             cart: cart_lines,
             request,
             cart_categories,
+            cart_by_product,
         };
 
         candidates.reset(n);
@@ -1053,6 +1056,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         scratch
             .cart_sorted
             .extend(scratch.merge.iter().map(|m| m.0));
+        scratch.cart_by_product.clear();
+        scratch
+            .cart_by_product
+            .extend(scratch.merge.iter().map(|m| CartLine {
+                product: m.0,
+                quantity: m.2,
+            }));
         scratch.merge.sort_unstable_by_key(|m| m.1);
         scratch.cart.clear();
         scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {

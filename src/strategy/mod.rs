@@ -109,22 +109,38 @@ pub struct Context<'a, C: ?Sized> {
     pub request: &'a Request,
     /// Categories of the cart's products, sorted, without duplicates.
     pub cart_categories: &'a [CategoryId],
+    /// The same lines as `cart`, sorted by product, so lookups stay
+    /// O(log lines) for huge carts. May be left empty (then lookups scan
+    /// `cart`).
+    pub cart_by_product: &'a [CartLine],
 }
 
 impl<C: Catalog + ?Sized> Context<'_, C> {
-    /// Whether a product is in the cart. O(cart lines).
+    /// Whether a product is in the cart. O(log cart lines).
     #[inline]
     pub fn in_cart(&self, product: ProductId) -> bool {
-        self.cart.iter().any(|l| l.product == product)
+        self.line(product).is_some()
     }
 
-    /// Units of a product the cart holds (0 when none). O(cart lines).
+    /// Units of a product the cart holds (0 when none). O(log cart lines).
     #[inline]
     pub fn quantity_in_cart(&self, product: ProductId) -> u32 {
-        self.cart
-            .iter()
-            .find(|l| l.product == product)
-            .map_or(0, |l| l.quantity)
+        self.line(product).map_or(0, |l| l.quantity)
+    }
+
+    /// The cart line holding `product`: a binary search over
+    /// `cart_by_product`, or a scan of `cart` when that was left empty.
+    #[inline]
+    fn line(&self, product: ProductId) -> Option<&CartLine> {
+        if self.cart_by_product.len() == self.cart.len() {
+            let i = self
+                .cart_by_product
+                .binary_search_by_key(&product, |l| l.product)
+                .ok()?;
+            self.cart_by_product.get(i)
+        } else {
+            self.cart.iter().find(|l| l.product == product)
+        }
     }
 
     /// Whether the cart already holds a product of this category.

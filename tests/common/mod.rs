@@ -31,6 +31,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
 
+pub mod state;
+
 /// Category names the generators draw from.
 pub const CATEGORY_POOL: [&str; 5] = ["phones", "cases", "cables", "audio", "bags"];
 /// Feature names the generators draw from.
