@@ -9,6 +9,7 @@
 //! engine treats such lines as one line with the summed quantity
 //! (saturating at `u32::MAX`). [`InlineCart::add`] merges at insertion.
 
+use ahash::AHashMap;
 use smallvec::SmallVec;
 
 use crate::catalog::Catalog;
@@ -55,10 +56,23 @@ pub trait Cart {
 /// assert_eq!(cart.lines()[0].quantity, 2);
 /// # Ok::<(), cartwise::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct InlineCart {
     lines: SmallVec<[CartLine; INLINE_LINES]>,
+    /// Line index by product, built once the cart spills past
+    /// [`INLINE_LINES`], so merging stays O(1) for huge carts; empty (and
+    /// unallocated) for typical ones, which scan their few lines.
+    index: AHashMap<ProductId, u32>,
 }
+
+/// Carts are equal when their lines are (the index is a cache).
+impl PartialEq for InlineCart {
+    fn eq(&self, other: &Self) -> bool {
+        self.lines == other.lines
+    }
+}
+
+impl Eq for InlineCart {}
 
 impl InlineCart {
     /// An empty cart.
@@ -112,15 +126,30 @@ impl InlineCart {
         if quantity == 0 {
             return;
         }
-        match self.lines.iter_mut().find(|l| l.product == product) {
+        let found = if self.index.is_empty() {
+            self.lines.iter().position(|l| l.product == product)
+        } else {
+            self.index.get(&product).map(|&i| i as usize)
+        };
+        match found.and_then(|i| self.lines.get_mut(i)) {
             Some(line) => line.quantity = line.quantity.saturating_add(quantity),
-            None => self.lines.push(CartLine { product, quantity }),
+            None => {
+                self.lines.push(CartLine { product, quantity });
+                if !self.index.is_empty() {
+                    self.index.insert(product, (self.lines.len() - 1) as u32);
+                } else if self.lines.len() > INLINE_LINES {
+                    self.index = (self.lines.iter().enumerate())
+                        .map(|(i, l)| (l.product, i as u32))
+                        .collect();
+                }
+            }
         }
     }
 
     /// Removes every line.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.index.clear();
     }
 
     /// Number of lines.

@@ -42,6 +42,11 @@ use crate::id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, Variant
 use crate::product::{Money, Product};
 use crate::relation::{builtin_relations, RelationId, RelationType, Symmetry, MAX_RELATIONS};
 
+// Serde form of the catalog's internal arrays for snapshots, and its
+// validation; a child module so it can read the private layout.
+#[cfg(feature = "snapshot")]
+pub(crate) mod raw;
+
 /// Read access to a product catalog.
 ///
 /// The trait is object-safe. Implement it to serve from your own store; the

@@ -130,10 +130,24 @@ pub fn from_json_str(text: &str) -> Result<LoadedCatalog> {
     for c in file.repurchasable_categories {
         b.repurchasable_category(c);
     }
+    let skus: Vec<String> = file.products.iter().map(|p| p.sku.clone()).collect();
     for (i, p) in file.products.into_iter().enumerate() {
         b.add(p).map_err(|e| locate("products", i, e))?;
     }
-    let catalog = b.build()?;
+    // A shared tier shows only once the whole catalog is known: point at
+    // the later of the two products in the file.
+    let catalog = b.build().map_err(|e| {
+        let at = match &e {
+            Error::DuplicateTier { first, second, .. } => {
+                skus.iter().rposition(|s| s == first || s == second)
+            }
+            _ => None,
+        };
+        match at {
+            Some(i) => locate("products", i, e),
+            None => e,
+        }
+    })?;
     let mut g = ComplementGraph::builder(&catalog);
     for (i, link) in file.complements.iter().enumerate() {
         g.link(link).map_err(|err| locate("complements", i, err))?;
@@ -155,6 +169,17 @@ pub fn from_json_str(text: &str) -> Result<LoadedCatalog> {
         );
     }
     let bundles = Bundles::merge(bundles);
+    // Check the merchant rules now, so a bad one is reported with its place
+    // rather than later by `into_engine`.
+    crate::recommend::check_rules(&catalog, &file.rules).map_err(|err| {
+        let (line, column) = locate_element(text, "rules", usize::MAX).unwrap_or((0, 0));
+        Error::Located {
+            location: "rules".to_owned(),
+            line,
+            column,
+            source: Box::new(err),
+        }
+    })?;
     Ok(LoadedCatalog {
         catalog,
         graph,
@@ -292,7 +317,8 @@ fn to_file(
 }
 
 /// Finds the 1-based line and column where element `index` of the
-/// top-level array `key` starts. The text is known to be valid JSON.
+/// top-level array `key` starts (with `index == usize::MAX`, where the key
+/// itself is). The text is known to be valid JSON.
 fn locate_element(text: &str, key: &str, index: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
@@ -319,6 +345,10 @@ fn locate_element(text: &str, key: &str, index: usize) -> Option<(usize, usize)>
                     expect_element = false;
                 }
                 if depth == 1 && !in_target && text.get(start..i) == Some(key) {
+                    if index == usize::MAX {
+                        // The key itself was asked for.
+                        return Some(line_col(text, start - 1));
+                    }
                     // The next '[' opens our array.
                     let mut j = i + 1;
                     while j < bytes.len()

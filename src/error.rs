@@ -277,6 +277,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The innermost cartwise error: for [`Error::Located`] the error inside
+    /// (recursively), otherwise `self`. (`std::error::Error::source` hands
+    /// out the boxed inner error, which downcasts to `Box<Error>`.)
+    pub fn root_cause(&self) -> &Error {
+        match self {
+            Error::Located { source, .. } => source.root_cause(),
+            other => other,
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {

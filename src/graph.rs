@@ -3,7 +3,7 @@
 //!
 //! Edges say "a customer who buys the source is likely to want the target".
 //! They come from a merchant's curation, from a miner over order history
-//! ([`crate::mine`]), or both. The graph is stored in compressed sparse row
+//! (the `mine` module), or both. The graph is stored in compressed sparse row
 //! (CSR) form: one offsets array indexed by source id, and per source a run
 //! of targets sorted by id with a parallel run of `f32` weights. That is 8
 //! bytes per edge plus 4 per product, read as two contiguous slices per cart
@@ -492,10 +492,12 @@ impl ComplementGraph {
         if self.offsets.last().map(|&x| x as usize) != Some(self.targets.len()) {
             return bad("last offset is not the edge count");
         }
+        // Monotone offsets ending at the edge count keep every slice below
+        // in bounds; check them all before slicing any.
+        if self.offsets.windows(2).any(|p| p[0] > p[1]) {
+            return bad("offsets decrease");
+        }
         for i in 0..products {
-            if self.offsets[i] > self.offsets[i + 1] {
-                return bad("offsets decrease");
-            }
             let (t, w) = self.neighbors(ProductId::from_index(i));
             if t.iter().any(|x| x.index() >= products || x.index() == i) {
                 return bad("target out of range or self-edge");
@@ -969,6 +971,55 @@ mod tests {
             Err(Error::InvalidWeight { .. })
         ));
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn validate_rejects_out_of_order_offsets_without_panicking() {
+        // A middle offset past the edge count, then a decrease: slicing by
+        // the first pair before checking the rest would panic.
+        let g = ComplementGraph {
+            offsets: vec![0, 10, 2],
+            targets: vec![ProductId(1), ProductId(0)],
+            weights: vec![1.0, 1.0],
+            ..ComplementGraph::default()
+        };
+        assert!(
+            matches!(g.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
+        );
+        let r = CategoryRules {
+            offsets: vec![0, 10, 2],
+            targets: vec![CategoryId(1), CategoryId(0)],
+            weights: vec![1.0, 1.0],
+            ..CategoryRules::default()
+        };
+        assert!(
+            matches!(r.validate(2), Err(Error::Snapshot { reason }) if reason.contains("offsets decrease"))
+        );
+    }
+
+    #[test]
+    fn category_rules_validate() {
+        let c = catalog();
+        let r = CategoryRules::from_names(&c, [("x", "y", 0.5)]).unwrap();
+        r.validate(c.category_count()).unwrap();
+        CategoryRules::default().validate(2).unwrap();
+        assert!(r.validate(5).is_err());
+        let bad = CategoryRules {
+            offsets: vec![0, 1, 1],
+            targets: vec![CategoryId(0)],
+            weights: vec![0.5],
+            ..CategoryRules::default()
+        };
+        assert!(
+            matches!(bad.validate(2), Err(Error::Snapshot { reason }) if reason.contains("self-rule"))
+        );
+        let nan = CategoryRules {
+            offsets: vec![0, 1, 1],
+            targets: vec![CategoryId(1)],
+            weights: vec![f32::NAN],
+            ..CategoryRules::default()
+        };
+        assert!(nan.validate(2).is_err());
     }
 
     #[test]

@@ -15,12 +15,15 @@ pub mod explain;
 pub mod graph;
 pub mod id;
 pub mod itemset;
+pub mod live;
 pub mod mine;
 pub mod orders;
 pub mod product;
 pub mod recommend;
 pub mod relation;
 pub mod score;
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
 #[cfg(feature = "serde")]
 pub mod spark;
 pub mod strategy;
@@ -40,6 +43,7 @@ pub use graph::{
 };
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use itemset::ItemsetRules;
+pub use live::LiveEngine;
 pub use mine::{
     Decay, EventWeights, Events, ItemsetRule, Itemsets, Measure, Measures, MineReport, MinedGraph,
     Miner, Phase, Progress, Rule,
@@ -55,9 +59,11 @@ pub use recommend::{
 };
 pub use relation::{RelationId, RelationType, Symmetry};
 pub use score::{DefaultScorer, RelevanceScorer, ScoreWeights, Scorer};
+#[cfg(feature = "snapshot")]
+pub use snapshot::EngineState;
 pub use strategy::{
     Associations, Candidate, Candidates, Context, CrossSell, CrossSellConfig, Evidence,
-    FeatureRule, Kind, Similar, Strategy, Upsell, UpsellConfig, Via,
+    FeatureRule, Kind, Learned, LearnedGraph, Similar, Strategy, Upsell, UpsellConfig, Via,
 };
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves

@@ -329,6 +329,11 @@ impl Rules {
     }
 }
 
+/// Checks merchant rules against a catalog.
+pub(crate) fn check_rules<C: Catalog + ?Sized>(catalog: &C, rules: &Rules) -> Result<()> {
+    ResolvedRules::resolve(catalog, rules).map(|_| ())
+}
+
 /// [`Rules`] resolved to ids.
 #[derive(Clone, Debug, Default)]
 struct ResolvedRules {
@@ -413,6 +418,7 @@ impl ResolvedRules {
 pub struct Scratch {
     cart: Vec<CartLine>,
     cart_sorted: Vec<ProductId>,
+    cart_by_product: Vec<CartLine>,
     merge: Vec<(ProductId, u32, u32)>,
     cart_categories: Vec<CategoryId>,
     cart_groups: Vec<VariantGroupId>,
@@ -754,6 +760,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 max: crate::MAX_LIMIT,
             });
         }
+        if request.max_per_category == Some(0) {
+            return Err(Error::InvalidConfig {
+                field: "max_per_category",
+                value: "0".into(),
+                hint: "at least 1; exclude the category instead",
+            });
+        }
         self.load_cart(scratch, cart)?;
 
         // Per-request exclusions; unknown names are ignored (documented on Request).
@@ -782,6 +795,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let Scratch {
             cart: cart_lines,
             cart_sorted,
+            cart_by_product,
             cart_categories,
             cart_groups,
             excluded,
@@ -800,11 +814,12 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             cart: cart_lines,
             request,
             cart_categories,
+            cart_by_product,
         };
 
         candidates.reset(n);
         for (i, s) in self.strategies.iter().enumerate() {
-            if request.kinds.includes(s.kind()) {
+            if s.serves(request.kinds) {
                 candidates.set_strategy(i);
                 s.candidates(&ctx, candidates);
             }
@@ -822,6 +837,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         batch.clear();
         let rules = &self.rules;
         let mut substituted = false;
+        let mut variants = 0usize;
         for c in candidates.as_slice() {
             let mut c = *c;
             if !request.kinds.includes(c.kind()) {
@@ -836,6 +852,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 match pick_variant(catalog, cart_lines, cart_sorted, excluded, &c, group) {
                     Some(v) => {
                         substituted |= v != c.product;
+                        variants += 1;
                         c.product = v;
                     }
                     None => continue,
@@ -873,8 +890,11 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             }
             batch.push(c);
         }
-        if substituted {
-            merge_duplicates(batch);
+        // Two candidates may name one product (variants resolved to it) or
+        // two variants of one group (when no matching attribute decides):
+        // either way the page should show one.
+        if substituted || variants > 1 {
+            merge_duplicates(catalog, batch);
         }
         if batch.is_empty() {
             return Ok(&out[..]);
@@ -1036,6 +1056,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         scratch
             .cart_sorted
             .extend(scratch.merge.iter().map(|m| m.0));
+        scratch.cart_by_product.clear();
+        scratch
+            .cart_by_product
+            .extend(scratch.merge.iter().map(|m| CartLine {
+                product: m.0,
+                quantity: m.2,
+            }));
         scratch.merge.sort_unstable_by_key(|m| m.1);
         scratch.cart.clear();
         scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {
@@ -1168,19 +1195,34 @@ fn pick_variant<C: Catalog + ?Sized>(
     best.map(|b| b.3)
 }
 
-/// Merges candidates that name the same product (variants resolved to one
-/// concrete product), pooling their evidence. Leaves the batch sorted by id.
-fn merge_duplicates(batch: &mut Vec<Candidate>) {
-    batch.sort_by_key(|c| c.product);
+/// Merges candidates that name the same product, or variants of one
+/// group, pooling their evidence: one suggestion per product and per
+/// variant group. Of two variants, the merged candidate names the one with
+/// the stronger evidence of its own (an upgrade over a complement, then
+/// the larger fit or weight; the lower id on a tie), with its quantity.
+/// Leaves the batch sorted by (group or product, id).
+fn merge_duplicates<C: Catalog + ?Sized>(catalog: &C, batch: &mut Vec<Candidate>) {
+    let key = |c: &Candidate| match catalog.variant_group(c.product) {
+        Some(g) => (0u8, g.0),
+        None => (1u8, c.product.0),
+    };
+    // Stable, so evidence is pooled in a fixed order.
+    batch.sort_by_key(|c| (key(c), c.product));
     batch.dedup_by(|later, first| {
-        if later.product != first.product {
+        if key(later) != key(first) {
             return false;
         }
-        first.cross_weight += later.cross_weight;
+        if later.product == first.product {
+            first.quantity = first.quantity.max(later.quantity);
+            first.top_up &= later.top_up;
+        } else if outranks(later, first) {
+            first.product = later.product;
+            first.quantity = later.quantity;
+            first.top_up = later.top_up;
+        }
+        first.cross_weight = (first.cross_weight + later.cross_weight).min(f32::MAX);
         first.support = first.support.saturating_add(later.support);
         first.pinned |= later.pinned;
-        first.quantity = first.quantity.max(later.quantity);
-        first.top_up &= later.top_up;
         let stronger = match (first.best_complement, later.best_complement) {
             (
                 Some(Evidence::Complement { weight: a, .. }),
@@ -1200,6 +1242,18 @@ fn merge_duplicates(batch: &mut Vec<Candidate>) {
         }
         true
     });
+}
+
+/// Whether `a`'s own evidence beats `b`'s when two variants of one group
+/// are merged: upgrade evidence over complement evidence, then the larger
+/// upgrade fit or summed complement weight.
+fn outranks(a: &Candidate, b: &Candidate) -> bool {
+    match (a.upgrade.is_some(), b.upgrade.is_some()) {
+        (true, false) => true,
+        (false, true) => false,
+        (true, true) => a.upgrade_fit > b.upgrade_fit,
+        (false, false) => a.cross_weight > b.cross_weight,
+    }
 }
 
 /// A slot on a page that shows suggestions: its name, how many, which kinds.

@@ -14,7 +14,6 @@
 //! | margin | `(price - cost) / price`, 0 when the cost is unknown | same |
 //! | price fit | 1 up to 30% of the anchor's price, falling linearly to 0 at 150% | `1 - step / cap` |
 //! | popularity | `ln(1 + p) / ln(1 + max p)` | same |
-//!
 //! | stock depth | 1 for untracked stock or at least `low_stock` units, else `stock / low_stock` | same |
 //!
 //! The score is `Σ weight × term`, so with the default weights (0.6, 0.15,

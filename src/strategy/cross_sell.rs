@@ -94,6 +94,11 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
         Kind::CrossSell
     }
 
+    /// Cross-sells, and upsells through replacement links.
+    fn serves(&self, _kinds: crate::Kinds) -> bool {
+        true
+    }
+
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates) {
         let catalog = ctx.catalog;
         let graph = &*self.graph;
@@ -137,11 +142,15 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
             let rules = &*self.rules;
             for r in rules.rule_range(catalog.category(source)) {
                 let (cat, w) = rules.rule(r);
-                if ctx.covers_category(cat)
-                    || range
-                        .clone()
-                        .any(|e| catalog.category(graph.target(e)) == cat)
-                {
+                // A curated link into the category (one that applies to this
+                // request) beats the rule.
+                let linked = range.clone().any(|e| {
+                    catalog.category(graph.target(e)) == cat
+                        && graph
+                            .condition(e)
+                            .is_none_or(|c| c.holds(request.date, &request.segments))
+                });
+                if ctx.covers_category(cat) || linked {
                     continue;
                 }
                 if let Some(c) = rules.condition(r) {

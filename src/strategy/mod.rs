@@ -9,7 +9,8 @@
 //! Built in:
 //! * [`CrossSell`]: curated complement edges plus category rules.
 //! * [`Upsell`]: higher tiers of a cart product's family, within a price step.
-//! * `Learned`: weights learned from order history.
+//! * [`Learned`]: weights fitted from order history, with a popularity
+//!   prior and fallback.
 //! * [`Associations`]: association rules mined from order history
 //!   ([`crate::mine`]) or by Spark ([`crate::spark`]), with itemset rules
 //!   that fire on two cart products together.
@@ -53,11 +54,13 @@ use crate::relation::RelationId;
 
 pub mod associations;
 pub mod cross_sell;
+pub mod learned;
 pub mod similar;
 pub mod upsell;
 
 pub use associations::Associations;
 pub use cross_sell::{CrossSell, CrossSellConfig};
+pub use learned::{Learned, LearnedGraph};
 pub use similar::Similar;
 pub use upsell::{FeatureRule, Upsell, UpsellConfig};
 
@@ -112,22 +115,38 @@ pub struct Context<'a, C: ?Sized> {
     pub request: &'a Request,
     /// Categories of the cart's products, sorted, without duplicates.
     pub cart_categories: &'a [CategoryId],
+    /// The same lines as `cart`, sorted by product, so lookups stay
+    /// O(log lines) for huge carts. May be left empty (then lookups scan
+    /// `cart`).
+    pub cart_by_product: &'a [CartLine],
 }
 
 impl<C: Catalog + ?Sized> Context<'_, C> {
-    /// Whether a product is in the cart. O(cart lines).
+    /// Whether a product is in the cart. O(log cart lines).
     #[inline]
     pub fn in_cart(&self, product: ProductId) -> bool {
-        self.cart.iter().any(|l| l.product == product)
+        self.line(product).is_some()
     }
 
-    /// Units of a product the cart holds (0 when none). O(cart lines).
+    /// Units of a product the cart holds (0 when none). O(log cart lines).
     #[inline]
     pub fn quantity_in_cart(&self, product: ProductId) -> u32 {
-        self.cart
-            .iter()
-            .find(|l| l.product == product)
-            .map_or(0, |l| l.quantity)
+        self.line(product).map_or(0, |l| l.quantity)
+    }
+
+    /// The cart line holding `product`: a binary search over
+    /// `cart_by_product`, or a scan of `cart` when that was left empty.
+    #[inline]
+    fn line(&self, product: ProductId) -> Option<&CartLine> {
+        if self.cart_by_product.len() == self.cart.len() {
+            let i = self
+                .cart_by_product
+                .binary_search_by_key(&product, |l| l.product)
+                .ok()?;
+            self.cart_by_product.get(i)
+        } else {
+            self.cart.iter().find(|l| l.product == product)
+        }
     }
 
     /// Whether the cart already holds a product of this category.
@@ -151,9 +170,14 @@ impl<C: Catalog + ?Sized> Context<'_, C> {
 pub trait Strategy<C: ?Sized>: Send + Sync + fmt::Debug {
     /// A short name for logs, reasons and evaluation tables.
     fn name(&self) -> &str;
-    /// Which kind of suggestion this strategy produces; the engine skips it
-    /// when the request does not ask for that kind.
+    /// Which kind of suggestion this strategy mainly produces.
     fn kind(&self) -> Kind;
+    /// Whether the strategy can produce any of the requested kinds; the
+    /// engine skips it otherwise. Defaults to `kinds.includes(self.kind())`;
+    /// a strategy that produces both kinds overrides it.
+    fn serves(&self, kinds: crate::Kinds) -> bool {
+        kinds.includes(self.kind())
+    }
     /// Pushes candidates for the cart in `ctx` into `sink`.
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates);
 }
@@ -375,6 +399,19 @@ impl Candidates {
                 replaces,
                 fit,
             });
+        }
+    }
+
+    /// Adds `f(product)` to the summed cross-sell weight of every candidate
+    /// from position `from` on (in insertion order), without counting it as
+    /// a piece of evidence: how a strategy applies a prior to what it
+    /// found. Non-finite or negative values are ignored.
+    pub fn add_to_weights(&mut self, from: usize, f: impl Fn(ProductId) -> f32) {
+        for c in self.list.iter_mut().skip(from) {
+            let v = f(c.product);
+            if v >= 0.0 && v.is_finite() {
+                c.cross_weight = (c.cross_weight + v).min(f32::MAX);
+            }
         }
     }
 

@@ -74,7 +74,8 @@ impl UpsellConfig {
 }
 
 /// Upsell: for a cart line whose product has a family, the higher tiers of
-/// that family within the price step cap.
+/// that family within the price step cap. A higher tier that costs less
+/// than the cart's product is skipped: an upsell raises the order value.
 ///
 /// Fit (the upsell's relevance) is highest for the nearest tier and the
 /// smallest step: `fit = 1 - 0.5 * step / cap - 0.1 * (tiers_up - 1)`,
