@@ -1544,8 +1544,14 @@ impl MinedGraph {
         writeln!(out, "}}")
     }
 
-    /// Checks the invariants; used after deserialising.
-    fn validate(&self) -> Result<()> {
+    /// Checks the invariants (SKUs sorted and distinct, counts and weights
+    /// finite and positive, rules in range, sorted, never to their own
+    /// antecedent); [`from_json_str`](Self::from_json_str) calls it before
+    /// returning a graph. O(items + rules).
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`] naming the broken invariant.
+    pub fn validate(&self) -> Result<()> {
         let bad = |reason: String| {
             Err(Error::Snapshot {
                 reason: format!("mined graph: {reason}"),
