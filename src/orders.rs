@@ -134,7 +134,7 @@ impl Event {
     /// assert_eq!(Event::parse("refund"), None);
     /// ```
     pub fn parse(value: &str) -> Option<Event> {
-        const NAMES: [(&str, Event); 12] = [
+        const NAMES: [(&str, Event); 13] = [
             ("", Event::Purchase),
             ("purchase", Event::Purchase),
             ("buy", Event::Purchase),
@@ -147,10 +147,8 @@ impl Event {
             ("view", Event::View),
             ("detail", Event::View),
             ("pageview", Event::View),
+            ("click", Event::View),
         ];
-        if value.eq_ignore_ascii_case("click") {
-            return Some(Event::View);
-        }
         NAMES
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(value))
