@@ -445,6 +445,54 @@ impl WeightedCoCounts {
     }
 }
 
+impl CoCounts {
+    /// Counts from their parts, for counts kept outside an order log
+    /// ([`MinerState`](crate::incremental::MinerState)). The caller keeps
+    /// the field invariants: `offsets` of `item_counts.len() + 1` entries
+    /// from 0 to `targets.len()`, rows sorted, no self-pairs, counts `>= 1`.
+    pub(crate) fn from_parts(
+        item_counts: Vec<u32>,
+        n_orders: usize,
+        offsets: Vec<u32>,
+        targets: Vec<u32>,
+        counts: Vec<u32>,
+    ) -> CoCounts {
+        debug_assert_eq!(offsets.len(), item_counts.len() + 1);
+        debug_assert_eq!(targets.len(), counts.len());
+        CoCounts {
+            item_counts,
+            n_orders,
+            offsets,
+            targets,
+            counts,
+        }
+    }
+}
+
+impl WeightedCoCounts {
+    /// Weighted counts from their parts; as [`CoCounts::from_parts`], with
+    /// counts `> 0`.
+    pub(crate) fn from_parts(
+        item_counts: Vec<f64>,
+        total: f64,
+        n_orders: usize,
+        offsets: Vec<u32>,
+        targets: Vec<u32>,
+        counts: Vec<f32>,
+    ) -> WeightedCoCounts {
+        debug_assert_eq!(offsets.len(), item_counts.len() + 1);
+        debug_assert_eq!(targets.len(), counts.len());
+        WeightedCoCounts {
+            item_counts,
+            total,
+            n_orders,
+            offsets,
+            targets,
+            counts,
+        }
+    }
+}
+
 /// The inverted index item -> orders (indexes into the view) holding it,
 /// over the pair-counted prefix of each order; each item's orders
 /// ascending.

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod id;
+pub mod incremental;
 pub mod itemset;
 pub mod live;
 pub mod mine;
@@ -42,6 +43,7 @@ pub use graph::{
     CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
 };
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
+pub use incremental::{MinerState, DEFAULT_MAX_PAIRS};
 pub use itemset::ItemsetRules;
 pub use live::LiveEngine;
 pub use mine::{

@@ -408,7 +408,7 @@ impl Events {
         Events::Weighted(EventWeights::default())
     }
 
-    fn weights(self) -> EventWeights {
+    pub(crate) fn weights(self) -> EventWeights {
         match self {
             Events::PurchasesOnly => EventWeights::new(0.0, 0.0),
             Events::Weighted(w) => w,
@@ -514,8 +514,10 @@ impl Default for Miner {
 }
 
 /// The counts the rules are computed from.
-enum Counts {
+pub(crate) enum Counts {
+    /// Integer counts (no decay, no events).
     Plain(CoCounts),
+    /// Weighted counts.
     Weighted(WeightedCoCounts),
 }
 
@@ -668,6 +670,21 @@ impl Miner {
         self
     }
 
+    /// The decay setting.
+    pub(crate) fn decay_setting(&self) -> Decay {
+        self.decay
+    }
+
+    /// The events setting.
+    pub(crate) fn events_setting(&self) -> Events {
+        self.events
+    }
+
+    /// The itemsets setting.
+    pub(crate) fn itemsets_setting(&self) -> Itemsets {
+        self.itemsets
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
@@ -779,14 +796,58 @@ impl Miner {
                 &mut report_counting,
             )?),
         };
-        let n = counts.total();
-        // Items bought at all, in SKU order; `rank` maps item id -> index.
-        let items: Vec<u32> = log
-            .items_by_sku()
-            .into_iter()
+        let mut graph = self.single_rules(
+            &counts,
+            log.n_items(),
+            |i| log.sku(i),
+            orders.len() as u64,
+            &mut progress,
+        )?;
+        if self.itemsets == Itemsets::Mine {
+            // Items bought at all, in SKU order; `rank` maps item id -> index.
+            let items = Self::items_by_sku(&counts, log.n_items(), |i| log.sku(i));
+            let mut rank = vec![u32::MAX; log.n_items()];
+            for (r, &i) in items.iter().enumerate() {
+                rank[i as usize] = r as u32;
+            }
+            graph.itemsets = self.mine_itemsets(
+                orders,
+                &counts,
+                weights.as_ref(),
+                &items,
+                &rank,
+                &mut progress,
+            )?;
+        }
+        Ok(graph)
+    }
+
+    /// The items of `counts` (ids `0..n_items`) bought at all, sorted by
+    /// SKU bytes.
+    fn items_by_sku<'s>(counts: &Counts, n_items: usize, sku: impl Fn(u32) -> &'s str) -> Vec<u32> {
+        let mut items: Vec<u32> = (0..n_items as u32)
             .filter(|&i| counts.item(i) > 0.0)
             .collect();
-        let mut rank = vec![u32::MAX; log.n_items()];
+        items.sort_unstable_by(|&a, &b| sku(a).as_bytes().cmp(sku(b).as_bytes()));
+        items
+    }
+
+    /// The single-item rules of `counts` over items `0..n_items` named by
+    /// `sku`, as a graph without itemset rules: the part of mining that
+    /// needs only the counts (shared with
+    /// [`MinerState::to_mined_graph`](crate::incremental::MinerState::to_mined_graph)).
+    pub(crate) fn single_rules<'s, F: FnMut(Progress)>(
+        &self,
+        counts: &Counts,
+        n_items: usize,
+        sku: impl Fn(u32) -> &'s str,
+        n_orders: u64,
+        progress: &mut F,
+    ) -> Result<MinedGraph> {
+        let n = counts.total();
+        // Items bought at all, in SKU order; `rank` maps item id -> index.
+        let items = Self::items_by_sku(counts, n_items, &sku);
+        let mut rank = vec![u32::MAX; n_items];
         for (r, &i) in items.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
@@ -835,30 +896,19 @@ impl Miner {
             phase: Phase::Rules,
             fraction: 1.0,
         });
-        let itemsets = match self.itemsets {
-            Itemsets::Skip => ItemsetTable::default(),
-            Itemsets::Mine => self.mine_itemsets(
-                orders,
-                &counts,
-                weights.as_ref(),
-                &items,
-                &rank,
-                &mut progress,
-            )?,
-        };
         Ok(MinedGraph {
             measure: self.measure,
             conviction_cap: self.conviction_cap,
-            orders: orders.len() as u64,
+            orders: n_orders,
             total: n,
             pairs: (counts.entries() / 2) as u64,
-            skus: items.iter().map(|&i| log.sku(i).to_owned()).collect(),
+            skus: items.iter().map(|&i| sku(i).to_owned()).collect(),
             counts: item_counts,
             offsets,
             targets,
             pair_counts,
             weights: rule_weights,
-            itemsets,
+            itemsets: ItemsetTable::default(),
         })
     }
 
