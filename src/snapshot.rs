@@ -58,7 +58,8 @@
 //! | 3 | complement graph (CSR arrays, edge metadata, conditions) | yes |
 //! | 4 | category rules (CSR arrays, conditions) | yes |
 //! | 5 | bundles (name, member ids, price) | yes |
-//! | 6, 7 | reserved for a learned co-purchase graph and itemset rules | no |
+//! | 6 | learned co-purchase model ([`LearnedGraph`]: CSR graph, prior, popular list), since version 2 | no |
+//! | 7 | mined association rules for [`Associations`]: complement graph, then [`ItemsetRules`], since version 2 | no |
 //!
 //! Why `bincode` 1.3: the payload is dominated by `u32` and `f32` arrays (a
 //! 20M-edge graph is 40M values); fixed-width little-endian values decode
@@ -99,8 +100,16 @@
 //!   an `Option` field of [`EngineState`], which is `#[non_exhaustive]`), so
 //!   a newer build still reads older files: the missing section loads as
 //!   `None`.
-//! * A golden file (`tests/data/state_v1.snap`) is loaded by the test suite,
-//!   so an accidental format change fails CI.
+//! * Golden files (`tests/data/state_v1.snap`, `tests/data/state_v2.snap`)
+//!   are loaded by the test suite, so an accidental format change fails CI.
+//!   A version 1 file loads with [`EngineState::learned`] and
+//!   [`EngineState::associations`] empty; a version 1 file holding section
+//!   6 or 7 is rejected (version 1 had none).
+//!
+//! | version | what changed |
+//! |---|---|
+//! | 1 | sections 1 to 5 |
+//! | 2 | optional sections 6 (learned model) and 7 (association rules); sections 1 to 5 unchanged |
 //!
 //! # JSON
 //!
@@ -124,16 +133,20 @@ use crate::catalog_json::LoadedCatalog;
 use crate::error::{Error, Result};
 use crate::graph::{CategoryRules, ComplementGraph};
 use crate::id::ProductId;
+use crate::itemset::ItemsetRules;
 use crate::product::Money;
 use crate::recommend::{Engine, Rules};
 use crate::score::{DefaultScorer, ScoreWeights};
-use crate::strategy::{CrossSell, CrossSellConfig, FeatureRule, Upsell, UpsellConfig};
+use crate::strategy::{
+    Associations, CrossSell, CrossSellConfig, FeatureRule, Learned, LearnedGraph, Upsell,
+    UpsellConfig,
+};
 
 /// The first eight bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89CWS\r\n\x1a\n";
 
 /// The format version this build writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The oldest format version this build reads.
 pub const MIN_FORMAT_VERSION: u32 = 1;
@@ -148,8 +161,12 @@ const TAG_CATALOG: u32 = 2;
 const TAG_GRAPH: u32 = 3;
 const TAG_CATEGORY_RULES: u32 = 4;
 const TAG_BUNDLES: u32 = 5;
+const TAG_LEARNED: u32 = 6;
+const TAG_ASSOCIATIONS: u32 = 7;
 /// The highest tag this build knows.
-const LAST_TAG: u32 = TAG_BUNDLES;
+const LAST_TAG: u32 = TAG_ASSOCIATIONS;
+/// The highest tag of format version 1.
+const LAST_TAG_V1: u32 = TAG_BUNDLES;
 
 /// Bytes of a section's tag and length.
 const SECTION_HEAD_LEN: usize = 12;
@@ -537,10 +554,10 @@ struct ConfigV1 {
 /// into an [`Engine`] with [`to_engine`](Self::to_engine). See the
 /// [module docs](self) for the file format.
 ///
-/// The struct is `#[non_exhaustive]`: later versions add fields (a learned
-/// co-purchase graph and itemset rules, as `Option`s) without breaking code
-/// that reads or sets the existing ones, and old snapshot files load with
-/// the new fields empty.
+/// The struct is `#[non_exhaustive]`: later versions add fields (as the
+/// learned model and the association rules were added, as `Option`s)
+/// without breaking code that reads or sets the existing ones, and old
+/// snapshot files load with the new fields empty.
 ///
 /// The graph and category rules are behind `Arc`s, so cloning a state and
 /// building engines from it share them instead of copying 8 bytes per edge.
@@ -566,6 +583,13 @@ pub struct EngineState {
     pub weights: ScoreWeights,
     /// The merchant's bundles.
     pub bundles: Bundles,
+    /// Mined association rules (single-item edges and two-item itemset
+    /// rules over the catalog's ids), served by an [`Associations`]
+    /// strategy after the curated ones; `None` for none. Section 7.
+    pub associations: Option<Associations>,
+    /// A learned co-purchase model over the catalog's ids, served by a
+    /// [`Learned`] strategy last; `None` for none. Section 6.
+    pub learned: Option<Arc<LearnedGraph>>,
 }
 
 impl EngineState {
@@ -600,6 +624,8 @@ impl EngineState {
             cross_sell: CrossSellConfig::default(),
             weights: ScoreWeights::default(),
             bundles: Bundles::default(),
+            associations: None,
+            learned: None,
         })
     }
 
@@ -628,10 +654,15 @@ impl EngineState {
         self.to_engine().map(drop)
     }
 
-    /// Builds the standard engine: [`CrossSell`] over the graph and category
-    /// rules, then [`Upsell`], ranked by [`DefaultScorer`] with the
-    /// state's weights, under its merchant rules and version stamp. Shares
-    /// the catalog, graph and rules with `self` (no copy).
+    /// Builds the standard engine, with its strategies in this order:
+    /// [`CrossSell`] over the graph and category rules, [`Upsell`], then
+    /// [`Associations`] over the mined rules when
+    /// [`associations`](Self::associations) is set, then [`Learned`] over
+    /// the model when [`learned`](Self::learned) is set; ranked by
+    /// [`DefaultScorer`] with the state's weights, under its merchant rules
+    /// and version stamp. Shares the catalog, graphs and rules with `self`
+    /// (no copy). Evidence for one product from several strategies adds
+    /// up; the order decides which strategy's reason a tie shows.
     ///
     /// Validates first, since the fields are public; runs in
     /// O(products + edges).
@@ -640,17 +671,36 @@ impl EngineState {
     /// [`Error::Snapshot`] for a graph or category rules that do not fit the
     /// catalog; [`Error::InvalidConfig`] for weights or upsell settings out
     /// of range; as [`EngineBuilder::build`](crate::EngineBuilder::build)
-    /// for merchant rules naming unknown SKUs or categories.
+    /// for merchant rules naming unknown SKUs or categories; as
+    /// [`LearnedGraph::validate`] and [`ItemsetRules::validate`] for a
+    /// learned model or association rules of another catalog.
     pub fn to_engine(&self) -> Result<Engine> {
-        self.graph.validate(self.catalog.len())?;
+        let n = self.catalog.len();
+        self.graph.validate(n)?;
         self.graph.validate_relations(&self.catalog)?;
         self.category_rules
             .validate(self.catalog.category_count())?;
+        if let Some(a) = &self.associations {
+            a.graph().validate(n)?;
+            a.graph().validate_relations(&self.catalog)?;
+            a.itemsets().validate(n)?;
+        }
+        if let Some(l) = &self.learned {
+            l.validate(n)?;
+            l.graph().validate_relations(&self.catalog)?;
+        }
         let cross_sell = CrossSell::new(Arc::clone(&self.graph), Arc::clone(&self.category_rules))
             .with_config(self.cross_sell.clone());
-        Engine::builder(self.catalog.clone())
+        let mut engine = Engine::builder(self.catalog.clone())
             .strategy(cross_sell)
-            .strategy(Upsell::new(self.upsell.clone())?)
+            .strategy(Upsell::new(self.upsell.clone())?);
+        if let Some(a) = &self.associations {
+            engine = engine.strategy(a.clone());
+        }
+        if let Some(l) = &self.learned {
+            engine = engine.strategy(Learned::new(Arc::clone(l)));
+        }
+        engine
             .scorer(DefaultScorer::new(self.weights.clone())?)
             .rules(self.rules.clone())
             .bundles(self.bundles.clone())
@@ -700,6 +750,12 @@ impl EngineState {
             })
             .collect();
         write_section(&mut out, TAG_BUNDLES, &bundles)?;
+        if let Some(learned) = &self.learned {
+            write_section(&mut out, TAG_LEARNED, &**learned)?;
+        }
+        if let Some(a) = &self.associations {
+            write_section(&mut out, TAG_ASSOCIATIONS, &(&**a.graph(), &**a.itemsets()))?;
+        }
         let payload = &out[HEADER_LEN..];
         let header = SnapshotHeader {
             format_version: FORMAT_VERSION,
@@ -712,7 +768,14 @@ impl EngineState {
 
     /// A guess at the payload size, to allocate once.
     fn size_hint(&self) -> usize {
-        self.catalog.heap_bytes() + self.graph.heap_bytes() + 4096
+        self.catalog.heap_bytes()
+            + self.graph.heap_bytes()
+            + self.learned.as_ref().map_or(0, |l| l.heap_bytes())
+            + self
+                .associations
+                .as_ref()
+                .map_or(0, |a| a.graph().heap_bytes() + a.itemsets().heap_bytes())
+            + 4096
     }
 
     /// Reads one snapshot from `reader`: exactly the header and the payload
@@ -771,7 +834,7 @@ impl EngineState {
                 found,
             });
         }
-        decode_payload(payload)
+        decode_payload(header.format_version, payload)
     }
 
     /// Writes the snapshot to a file, atomically: it writes a temporary
@@ -814,7 +877,10 @@ impl EngineState {
     /// The document holds `format_version`, `version`, `upsell`,
     /// `cross_sell`, `weights`, and `catalog`: the whole catalog file
     /// ([`LoadedCatalog::to_json`]) with products, links, category rules,
-    /// merchant rules, relation types and bundles.
+    /// merchant rules, relation types and bundles; and, when set,
+    /// `associations` (`graph` and `itemsets`) and `learned`, as their
+    /// id-based arrays (product ids are positions in SKU byte order),
+    /// checked against the catalog on the way in.
     pub fn to_json(&self) -> String {
         let loaded = LoadedCatalog {
             catalog: self.catalog.clone(),
@@ -833,6 +899,11 @@ impl EngineState {
             cross_sell: (&self.cross_sell).into(),
             weights: (&self.weights).into(),
             catalog,
+            associations: self.associations.as_ref().map(|a| AssociationsJson {
+                graph: (**a.graph()).clone(),
+                itemsets: (**a.itemsets()).clone(),
+            }),
+            learned: self.learned.as_deref(),
         };
         // Serialising these types cannot fail: every map key is a string
         // and every value is plain data.
@@ -868,6 +939,10 @@ impl EngineState {
         state.upsell = doc.upsell.into();
         state.cross_sell = doc.cross_sell.into_config()?;
         state.weights = doc.weights.into();
+        state.associations = doc
+            .associations
+            .map(|a| Associations::new(Arc::new(a.graph), Arc::new(a.itemsets)));
+        state.learned = doc.learned.map(Arc::new);
         state.validate()?;
         Ok(state)
     }
@@ -875,13 +950,27 @@ impl EngineState {
 
 /// The JSON document, as written.
 #[derive(serde::Serialize)]
-struct StateJsonOut {
+struct StateJsonOut<'a> {
     format_version: u32,
     version: u64,
     upsell: UpsellV1,
     cross_sell: CrossSellV1,
     weights: WeightsV1,
     catalog: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    associations: Option<AssociationsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    learned: Option<&'a LearnedGraph>,
+}
+
+/// The association rules in the JSON document: the graph and the itemset
+/// rules as their id-based arrays (product ids are positions in SKU byte
+/// order).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssociationsJson {
+    graph: ComplementGraph,
+    itemsets: ItemsetRules,
 }
 
 /// The JSON document, as read: the catalog stays text so its errors can be
@@ -900,6 +989,10 @@ struct StateJsonIn<'a> {
     weights: WeightsV1,
     #[serde(borrow)]
     catalog: &'a serde_json::value::RawValue,
+    #[serde(default)]
+    associations: Option<AssociationsJson>,
+    #[serde(default)]
+    learned: Option<LearnedGraph>,
 }
 
 /// Moves the line and column of an error found in `inner`, a slice of
@@ -989,8 +1082,10 @@ fn decode<'a, T: serde::Deserialize<'a>>(tag: u32, body: &'a [u8]) -> Result<T> 
     })
 }
 
-/// Splits the payload into sections, decodes and validates them.
-fn decode_payload(payload: &[u8]) -> Result<EngineState> {
+/// Splits the payload of a file of format `version` into sections, decodes
+/// and validates them.
+fn decode_payload(version: u32, payload: &[u8]) -> Result<EngineState> {
+    let last_tag = if version == 1 { LAST_TAG_V1 } else { LAST_TAG };
     let mut bodies: [Option<&[u8]>; LAST_TAG as usize] = [None; LAST_TAG as usize];
     let mut rest = payload;
     let mut last = 0u32;
@@ -1004,8 +1099,10 @@ fn decode_payload(payload: &[u8]) -> Result<EngineState> {
         let tag = read_u32(rest);
         let len = read_u64(&rest[4..]);
         rest = &rest[SECTION_HEAD_LEN..];
-        if tag == 0 || tag > LAST_TAG {
-            return snapshot_err(format!("unknown section tag {tag}"));
+        if tag == 0 || tag > last_tag {
+            return snapshot_err(format!(
+                "unknown section tag {tag} in format version {version}"
+            ));
         }
         if tag <= last {
             return snapshot_err(format!(
@@ -1062,6 +1159,15 @@ fn decode_payload(payload: &[u8]) -> Result<EngineState> {
         });
     }
     state.bundles = Bundles::from_specs(&state.catalog, &specs)?;
+    if let Some(body) = bodies[TAG_LEARNED as usize - 1] {
+        let learned: LearnedGraph = decode(TAG_LEARNED, body)?;
+        state.learned = Some(Arc::new(learned));
+    }
+    if let Some(body) = bodies[TAG_ASSOCIATIONS as usize - 1] {
+        let (graph, itemsets): (ComplementGraph, ItemsetRules) = decode(TAG_ASSOCIATIONS, body)?;
+        state.associations = Some(Associations::new(Arc::new(graph), Arc::new(itemsets)));
+    }
+    // Checks the optional sections against the catalog too.
     state.validate()?;
     Ok(state)
 }

@@ -67,7 +67,13 @@ fn a_flipped_byte_anywhere_is_rejected_with_the_right_error() {
                 "magic {at}: {got:?}"
             ),
             8..=11 => assert!(
-                matches!(got, Err(Error::SnapshotVersion { expected: 1, .. })),
+                matches!(
+                    got,
+                    Err(Error::SnapshotVersion {
+                        expected: FORMAT_VERSION,
+                        ..
+                    })
+                ),
                 "version {at}: {got:?}"
             ),
             12..=19 => assert!(

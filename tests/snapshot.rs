@@ -3,7 +3,12 @@
 mod common;
 
 use cartwise::snapshot::{self, SnapshotHeader, FORMAT_VERSION, HEADER_LEN, MAGIC};
-use cartwise::{Catalog, CategoryRules, ComplementGraph, EngineState, Error, InMemoryCatalog};
+use std::sync::Arc;
+
+use cartwise::{
+    Associations, Catalog, CategoryRules, ComplementGraph, EngineState, Error, InMemoryCatalog,
+    ItemsetRules, LearnedGraph, ProductId,
+};
 use common::state::*;
 use proptest::prelude::*;
 
@@ -13,6 +18,10 @@ use proptest::prelude::*;
 /// reader for version 1, and add a new golden file instead of rewriting
 /// this one.
 const GOLDEN: &[u8] = include_bytes!("data/state_v1.snap");
+
+/// The golden snapshot of format version 2: the version 1 state plus a
+/// learned model (section 6) and association rules (section 7).
+const GOLDEN_V2: &[u8] = include_bytes!("data/state_v2.snap");
 
 fn golden_state() -> EngineState {
     let mut s = demo_state();
@@ -31,25 +40,124 @@ fn golden_state() -> EngineState {
     s
 }
 
+/// The version 2 golden state: a learned model with a prior and a popular
+/// list, mined edges and itemset rules over the demo catalog.
+fn golden_state_v2() -> EngineState {
+    let mut s = golden_state();
+    let id = |sku: &str| s.catalog.id(sku).unwrap();
+    let n = s.catalog.len();
+    let learned = ComplementGraph::from_edges(
+        n,
+        [
+            (id("PH-15"), id("CASE-15"), 0.5),
+            (id("CASE-15"), id("CH-20W"), 0.25),
+        ],
+    )
+    .unwrap();
+    let prior = (0..n).map(|i| (i % 3) as f32 * 0.123_456_7).collect();
+    let popular = vec![id("CH-20W"), id("PH-15")];
+    s.learned = Some(Arc::new(
+        LearnedGraph::new(learned, prior, popular).unwrap(),
+    ));
+    let mined = ComplementGraph::from_edges(n, [(id("PH-15"), id("CH-20W"), 0.75)]).unwrap();
+    let rules =
+        ItemsetRules::from_rules(n, [([id("PH-15"), id("CASE-15")], id("CH-20W"), 0.625)]).unwrap();
+    s.associations = Some(Associations::new(Arc::new(mined), Arc::new(rules)));
+    s
+}
+
 #[test]
 fn golden_file_still_loads_and_saves_byte_for_byte() {
     let state = golden_state();
     if std::env::var_os("CARTWISE_BLESS").is_some() {
         let root = env!("CARGO_MANIFEST_DIR");
-        state
-            .save_file(format!("{root}/tests/data/state_v1.snap"))
+        golden_state_v2()
+            .save_file(format!("{root}/tests/data/state_v2.snap"))
             .unwrap();
         small_state()
             .save_file(format!("{root}/fuzz/seeds/snapshot_load/small.snap"))
             .unwrap();
     }
+    // Version 1 loads, with the sections it did not have empty.
     let loaded = EngineState::from_bytes(GOLDEN).unwrap();
     assert_eq!(loaded, state);
-    assert_eq!(state.to_bytes().unwrap(), GOLDEN);
+    assert!(loaded.learned.is_none() && loaded.associations.is_none());
     let header = SnapshotHeader::parse(GOLDEN).unwrap();
     assert_eq!(header.format_version, 1);
     assert_eq!(header.payload_len as usize, GOLDEN.len() - HEADER_LEN);
     assert_eq!(header.checksum, snapshot::checksum(&GOLDEN[HEADER_LEN..]));
+    // Re-saved, it is a version 2 file with the same payload: sections 1
+    // to 5 did not change.
+    let saved = state.to_bytes().unwrap();
+    assert_eq!(&saved[8..12], &2u32.to_le_bytes());
+    assert_eq!(&saved[..8], &GOLDEN[..8]);
+    assert_eq!(&saved[12..], &GOLDEN[12..]);
+
+    // Version 2, with both optional sections.
+    let state = golden_state_v2();
+    let loaded = EngineState::from_bytes(GOLDEN_V2).unwrap();
+    assert_eq!(loaded, state);
+    assert_eq!(state.to_bytes().unwrap(), GOLDEN_V2);
+    assert_eq!(SnapshotHeader::parse(GOLDEN_V2).unwrap().format_version, 2);
+    // The engine serves all four strategies, in the documented order.
+    let engine = loaded.to_engine().unwrap();
+    assert_eq!(
+        engine.strategy_names().collect::<Vec<_>>(),
+        ["cross-sell", "upsell", "associations", "learned"]
+    );
+}
+
+/// A version 1 file may not hold the sections version 2 added.
+#[test]
+fn a_version_1_file_with_a_version_2_section_is_rejected() {
+    let mut bytes = golden_state_v2().to_bytes().unwrap();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    assert!(matches!(
+        EngineState::from_bytes(&bytes),
+        Err(Error::Snapshot { reason }) if reason.contains("unknown section tag 6 in format version 1")
+    ));
+}
+
+/// Optional sections that passed the checksum but do not fit the catalog
+/// are rejected on load, before an engine exists.
+#[test]
+fn optional_sections_are_validated_on_load() {
+    let mut state = golden_state_v2();
+    let n = state.catalog.len();
+    // Itemset rules of a catalog one product larger.
+    let rules = ItemsetRules::from_rules(
+        n + 1,
+        [(
+            [ProductId::from_index(0), ProductId::from_index(1)],
+            ProductId::from_index(n),
+            0.5,
+        )],
+    )
+    .unwrap();
+    let graph = state.associations.as_ref().unwrap().graph().clone();
+    state.associations = Some(Associations::new(graph, Arc::new(rules)));
+    assert!(matches!(state.to_engine(), Err(Error::Snapshot { .. })));
+    let bytes = state.to_bytes().unwrap();
+    assert!(matches!(
+        EngineState::from_bytes(&bytes),
+        Err(Error::Snapshot { reason }) if reason.contains("itemset rules")
+    ));
+
+    // A learned prior turned NaN in the file, the checksum resealed.
+    let state = golden_state_v2();
+    let mut bytes = state.to_bytes().unwrap();
+    let marker = 0.123_456_7f32.to_le_bytes();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == marker)
+        .expect("the prior is in the file");
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let sum = snapshot::checksum(&bytes[HEADER_LEN..]);
+    bytes[20..28].copy_from_slice(&sum.to_le_bytes());
+    assert!(matches!(
+        EngineState::from_bytes(&bytes),
+        Err(Error::Snapshot { reason }) if reason.contains("learned graph")
+    ));
 }
 
 #[test]
@@ -82,7 +190,7 @@ fn demo_round_trip_keeps_every_answer() {
 fn json_round_trip_is_exact_and_readable() {
     let state = golden_state();
     let json = state.to_json();
-    assert!(json.contains("\"format_version\": 1"));
+    assert!(json.contains("\"format_version\": 2"));
     assert!(json.contains("\"must_keep_all\""));
     assert_eq!(EngineState::from_json(&json).unwrap(), state);
 }
@@ -92,12 +200,12 @@ fn json_from_a_newer_format_is_rejected() {
     let json =
         small_state()
             .to_json()
-            .replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+            .replacen("\"format_version\": 2", "\"format_version\": 3", 1);
     assert!(matches!(
         EngineState::from_json(&json),
         Err(Error::SnapshotVersion {
-            expected: 1,
-            found: 2
+            expected: 2,
+            found: 3
         })
     ));
 }
@@ -198,14 +306,19 @@ proptest! {
     /// save -> load gives an equal state, the same bytes again, and the same
     /// answers for random carts; JSON round trips exactly too.
     #[test]
-    fn round_trip_is_exact(state in arb_state(), carts in proptest::collection::vec(arb_cart_spec(), 1..4)) {
+    fn round_trip_is_exact(state in arb_full_state(), carts in proptest::collection::vec(arb_cart_spec(), 1..4)) {
         let bytes = state.to_bytes().unwrap();
         let loaded = EngineState::from_bytes(&bytes).unwrap();
         prop_assert_eq!(&loaded, &state);
-        prop_assert_eq!(loaded.to_bytes().unwrap(), bytes);
+        prop_assert_eq!(&loaded.to_bytes().unwrap(), &bytes);
 
         let from_json = EngineState::from_json(&state.to_json()).unwrap();
         prop_assert_eq!(&from_json, &state);
+
+        // The optional sections are written when set, and only then.
+        let tags = section_tags(&bytes);
+        prop_assert_eq!(tags.contains(&6), state.learned.is_some());
+        prop_assert_eq!(tags.contains(&7), state.associations.is_some());
 
         let a = state.to_engine().unwrap();
         let b = loaded.to_engine().unwrap();
@@ -215,4 +328,16 @@ proptest! {
             prop_assert_eq!(answers(&a, &cart), answers(&b, &cart));
         }
     }
+}
+
+/// The section tags of a snapshot, in file order.
+fn section_tags(bytes: &[u8]) -> Vec<u32> {
+    let mut tags = Vec::new();
+    let mut rest = &bytes[HEADER_LEN..];
+    while rest.len() >= 12 {
+        tags.push(u32::from_le_bytes(rest[..4].try_into().unwrap()));
+        let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
+        rest = &rest[12 + len..];
+    }
+    tags
 }

@@ -47,7 +47,7 @@ use crate::itemset::ItemsetRules;
 /// assert_eq!(recs.iter().next().map(|s| s.score), Some(0.2 + 0.6));
 /// # Ok::<(), cartwise::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Associations {
     graph: Arc<ComplementGraph>,
     itemsets: Arc<ItemsetRules>,

@@ -264,3 +264,75 @@ pub fn answers(engine: &Engine, cart: &[CartLine]) -> Vec<String> {
     }
     out
 }
+
+/// The raw material of the optional sections: learned edges, a prior or
+/// not, a popular list, mined edges and itemset rules (indices wrap around
+/// the catalog; weights in quarters).
+#[derive(Clone, Debug)]
+pub struct GenExtras {
+    pub learned: Option<(Vec<(usize, usize, u8)>, bool, Vec<usize>)>,
+    pub associations: Option<(Vec<(usize, usize, u8)>, Vec<(usize, usize, usize, u8)>)>,
+}
+
+prop_compose! {
+    pub fn arb_extras()(
+        learned in proptest::option::of((
+            proptest::collection::vec((0usize..64, 0usize..64, 0u8..8), 0..12),
+            any::<bool>(),
+            proptest::collection::vec(0usize..64, 0..4),
+        )),
+        associations in proptest::option::of((
+            proptest::collection::vec((0usize..64, 0usize..64, 0u8..8), 0..12),
+            proptest::collection::vec((0usize..64, 0usize..64, 0usize..64, 0u8..8), 0..8),
+        )),
+    ) -> GenExtras {
+        GenExtras { learned, associations }
+    }
+}
+
+/// Adds a learned model and association rules made from `g` to `state`.
+pub fn with_extras(mut state: EngineState, g: &GenExtras) -> EngineState {
+    use std::sync::Arc;
+    let n = state.catalog.len();
+    let id = |i: usize| ProductId::from_index(i % n);
+    let edges = |list: &[(usize, usize, u8)]| {
+        let e: Vec<_> = list
+            .iter()
+            .filter(|e| e.0 % n != e.1 % n)
+            .map(|&(f, t, w)| (id(f), id(t), f32::from(w) / 4.0))
+            .collect();
+        ComplementGraph::from_edges(n, e).unwrap()
+    };
+    if let Some((learned, with_prior, popular)) = &g.learned {
+        let prior = if *with_prior {
+            (0..n).map(|i| (i % 5) as f32 * 0.25).collect()
+        } else {
+            Vec::new()
+        };
+        let popular = popular.iter().map(|&i| id(i)).collect();
+        let model = cartwise::LearnedGraph::new(edges(learned), prior, popular).unwrap();
+        state.learned = Some(Arc::new(model));
+    }
+    if let Some((mined, itemsets)) = &g.associations {
+        let rules: Vec<_> = itemsets
+            .iter()
+            .filter(|r| {
+                let (a, b, c) = (r.0 % n, r.1 % n, r.2 % n);
+                a != b && c != a && c != b
+            })
+            .map(|&(a, b, c, w)| ([id(a), id(b)], id(c), f32::from(w) / 4.0))
+            .collect();
+        let rules = cartwise::ItemsetRules::from_rules(n, rules).unwrap();
+        state.associations = Some(cartwise::Associations::new(
+            Arc::new(edges(mined)),
+            Arc::new(rules),
+        ));
+    }
+    state
+}
+
+/// Random engine states, with or without a learned model and association
+/// rules.
+pub fn arb_full_state() -> impl Strategy<Value = EngineState> {
+    (arb_gen_state(), arb_extras()).prop_map(|(g, x)| with_extras(build_state(&g), &x))
+}
