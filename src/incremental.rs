@@ -493,6 +493,23 @@ impl MinerState {
     /// rules, or an unweighted count past `u32::MAX` (where the full count
     /// stops too).
     pub fn to_mined_graph(&self, miner: &Miner) -> Result<MinedGraph> {
+        self.check_miner(miner)?;
+        if self.n_orders == 0 {
+            return Err(Error::EmptyOrders);
+        }
+        let counts = self.counts()?;
+        let skus = &self.skus;
+        miner.single_rules(
+            &counts,
+            skus.len(),
+            |i| &skus[i as usize],
+            self.n_orders,
+            &mut |_| {},
+        )
+    }
+
+    /// Checks that `miner` can build a graph from this state.
+    pub(crate) fn check_miner(&self, miner: &Miner) -> Result<()> {
         miner.validate()?;
         let bad = |field: &'static str, value: String, hint: &'static str| {
             Err(Error::InvalidConfig { field, value, hint })
@@ -518,18 +535,7 @@ impl MinerState {
                 "a miner state counts pairs only: mine itemset rules with a full Miner::mine",
             );
         }
-        if self.n_orders == 0 {
-            return Err(Error::EmptyOrders);
-        }
-        let counts = self.counts()?;
-        let skus = &self.skus;
-        miner.single_rules(
-            &counts,
-            skus.len(),
-            |i| &skus[i as usize],
-            self.n_orders,
-            &mut |_| {},
-        )
+        Ok(())
     }
 
     /// The counts as the miner's CSR, both directions, rows sorted.

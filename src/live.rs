@@ -27,7 +27,11 @@
 //! stamp the result with the next version. An out-of-stock product is gone
 //! from the very next call's suggestions. Whole new catalogs or graphs go in
 //! with [`swap`](LiveEngine::swap) or
-//! [`reload_file`](LiveEngine::reload_file) (feature `snapshot`).
+//! [`reload_file`](LiveEngine::reload_file) (feature `snapshot`). New
+//! orders go in with [`learn_orders`](LiveEngine::learn_orders): they are
+//! added to a [`MinerState`], the mined rules are rebuilt from its counts
+//! (not from the whole history), and the engine's [`Associations`]
+//! strategy is replaced by one over them.
 //!
 //! Every update is validated completely before the swap: a batch naming
 //! one unknown SKU, or a snapshot file that fails any check, changes
@@ -78,8 +82,13 @@ use crate::cart::{Cart, CartLine};
 use crate::catalog::{Catalog, InMemoryCatalog};
 use crate::error::{Error, Result, SkuContext};
 use crate::id::ProductId;
+use crate::incremental::MinerState;
+use crate::itemset::ItemsetRules;
+use crate::mine::{MineReport, Miner};
+use crate::orders::OrdersView;
 use crate::product::Money;
 use crate::recommend::{Engine, Recommendations, Recommender, Request, Scratch, Suggestion};
+use crate::strategy::Associations;
 
 /// A shared, swappable engine; see the [module docs](self).
 ///
@@ -194,6 +203,78 @@ impl LiveEngine {
         let version = engine.version();
         self.swap(engine);
         Ok(version)
+    }
+
+    /// Learns from new orders: adds them to `state`
+    /// ([`MinerState::add_orders`]), rebuilds the mined graph with `miner`
+    /// ([`MinerState::to_mined_graph`]), maps it onto the serving catalog
+    /// ([`MinedGraph::to_graph`](crate::MinedGraph::to_graph): rules naming
+    /// SKUs the catalog lacks are skipped and counted in the report), and
+    /// swaps in the serving engine with an [`Associations`] strategy over
+    /// it in place of the one it had (or added last), stamped with the next
+    /// version. Everything else (catalog, other strategies, scorer, rules)
+    /// is shared with the engine it replaces.
+    ///
+    /// `itemsets` are the two-item rules to serve beside the new graph
+    /// (from the last full [`Miner::mine`](crate::Miner::mine), mapped with
+    /// [`MinedGraph::to_itemset_rules`](crate::MinedGraph::to_itemset_rules)):
+    /// a miner state cannot mine them (see
+    /// [`crate::incremental`](crate::incremental#itemset-rules-need-a-full-rebuild)).
+    /// Returns the new version and the mapping report.
+    ///
+    /// Readers are never held: counting, mining and mapping happen before
+    /// the pointer swap. Other writers wait for this call.
+    ///
+    /// ```
+    /// use cartwise::{CategoryRules, ComplementGraph, Engine, InMemoryCatalog, LiveEngine, Miner,
+    ///                MinerState, Money, OrderLog, Product, Request};
+    /// let catalog = InMemoryCatalog::from_products(
+    ///     ["pasta", "parmesan", "wine"].map(|s| Product::new(s, s, Money(100), "food")))?;
+    /// let graph = ComplementGraph::empty(catalog.len());
+    /// let live = LiveEngine::new(Engine::standard(catalog, graph, CategoryRules::default())?);
+    /// let miner = Miner::new();
+    /// let mut state = MinerState::new(&miner)?;
+    ///
+    /// let today = OrderLog::from_rows([("1", "pasta"), ("1", "parmesan"), ("2", "wine")])?;
+    /// let (version, report) = live.learn_orders(&mut state, &miner, today.view(), None)?;
+    /// assert_eq!((version, report.edges), (1, 2));
+    /// let recs = live.recommend_skus(&[("pasta", 1)], &Request::new())?;
+    /// assert_eq!(live.current().catalog().sku(recs.iter().next().unwrap().product), "parmesan");
+    /// # Ok::<(), cartwise::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`MinerState::add_orders`] (the state and the engine are then
+    /// unchanged) and [`MinerState::to_mined_graph`] (checked before the
+    /// orders are added, except a count cap met while building, after which
+    /// the state holds the orders and the engine is unchanged);
+    /// [`Error::Snapshot`] for `itemsets` of another catalog;
+    /// [`Error::CapExceeded`] if the version would pass `u64::MAX`.
+    pub fn learn_orders(
+        &self,
+        state: &mut MinerState,
+        miner: &Miner,
+        orders: OrdersView<'_>,
+        itemsets: Option<Arc<ItemsetRules>>,
+    ) -> Result<(u64, MineReport)> {
+        let _w = self.lock_writer();
+        let engine = self.current();
+        let catalog = engine.catalog();
+        let itemsets = itemsets.unwrap_or_else(|| Arc::new(ItemsetRules::empty(catalog.len())));
+        itemsets.validate(catalog.len())?;
+        state.check_miner(miner)?;
+        let version = engine.version().checked_add(1).ok_or(Error::CapExceeded {
+            what: "engine version",
+            cap: u64::MAX,
+            got: u64::MAX,
+        })?;
+        state.add_orders(orders)?;
+        let mined = state.to_mined_graph(miner)?;
+        let (graph, report) = mined.to_graph(catalog)?;
+        let next = engine.with_strategy(Associations::new(Arc::new(graph), itemsets), version);
+        drop(engine);
+        self.replace(Arc::new(next));
+        Ok((version, report))
     }
 
     /// Sets one product's stock (`None`: not tracked). Returns the new
@@ -381,6 +462,86 @@ mod tests {
         assert!(weak.upgrade().is_some());
         drop(held);
         assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn learned_orders_replace_the_mined_rules_and_equal_a_full_mine() {
+        use crate::{Itemsets, OrderLog};
+        let live = live();
+        let miner = Miner::new();
+        let mut state = MinerState::new(&miner).unwrap();
+        let day1 = OrderLog::from_rows([("1", "PH"), ("1", "CAB"), ("2", "CASE")]).unwrap();
+        let day2 = OrderLog::from_rows([("3", "PH"), ("3", "CASE"), ("3", "GONE")]).unwrap();
+        let (v1, _) = live
+            .learn_orders(&mut state, &miner, day1.view(), None)
+            .unwrap();
+        let (v2, report) = live
+            .learn_orders(&mut state, &miner, day2.view(), None)
+            .unwrap();
+        assert_eq!((v1, v2), (1, 2));
+        // "GONE" is not in the catalog: its rules are skipped and counted.
+        assert_eq!((report.unknown_skus, report.skipped_rules), (1, 4));
+        let engine = live.current();
+        let names: Vec<&str> = engine.strategy_names().collect();
+        assert_eq!(names, ["cross-sell", "upsell", "associations"]);
+        // The served rules are a full mine's of both days.
+        let both = OrderLog::from_rows([
+            ("1", "PH"),
+            ("1", "CAB"),
+            ("2", "CASE"),
+            ("3", "PH"),
+            ("3", "CASE"),
+            ("3", "GONE"),
+        ])
+        .unwrap();
+        let (full, _) = miner
+            .mine(both.view())
+            .unwrap()
+            .to_graph(engine.catalog())
+            .unwrap();
+        let mined = Associations::new(
+            Arc::new(full),
+            Arc::new(ItemsetRules::empty(engine.catalog().len())),
+        );
+        let served = live
+            .current()
+            .with_strategy(mined, 2)
+            .recommend(
+                &[CartLine {
+                    product: engine.catalog().id("PH").unwrap(),
+                    quantity: 1,
+                }],
+                &Request::new(),
+            )
+            .unwrap();
+        let now = live.recommend_skus(&[("PH", 1)], &Request::new()).unwrap();
+        let render =
+            |r: &Recommendations| r.iter().map(|s| (s.product, s.score)).collect::<Vec<_>>();
+        assert_eq!(render(&served), render(&now));
+        assert_eq!(now.len(), 2);
+
+        // A miner that mines itemsets, or itemset rules of another catalog:
+        // refused before anything changes.
+        let before = (live.current(), state.clone());
+        let mut itemsets = Miner::new();
+        itemsets.itemsets(Itemsets::Mine);
+        assert!(matches!(
+            live.learn_orders(&mut state, &itemsets, day2.view(), None),
+            Err(Error::InvalidConfig {
+                field: "itemsets",
+                ..
+            })
+        ));
+        let other = Arc::new(
+            ItemsetRules::from_rules(9, [([ProductId(0), ProductId(1)], ProductId(2), 0.5)])
+                .unwrap(),
+        );
+        assert!(matches!(
+            live.learn_orders(&mut state, &miner, day2.view(), Some(other)),
+            Err(Error::Snapshot { .. })
+        ));
+        assert!(Arc::ptr_eq(&before.0, &live.current()));
+        assert_eq!(before.1, state);
     }
 
     #[test]

@@ -659,6 +659,34 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         })
     }
 
+    /// A copy of this engine with `strategy` in place of the strategy of
+    /// the same [`name`](Strategy::name) (or added last when there is
+    /// none), stamped `version`; the catalog, the other strategies, the
+    /// scorer, rules and bundles are shared. The strategy must be over this
+    /// engine's catalog. Used by
+    /// [`LiveEngine::learn_orders`](crate::LiveEngine::learn_orders) to
+    /// swap freshly mined rules in.
+    ///
+    /// Runs in O(strategies).
+    pub fn with_strategy<S: Strategy<C> + 'static>(&self, strategy: S, version: u64) -> Self {
+        let mut strategies = self.strategies.clone();
+        let name = strategy.name().to_owned();
+        let strategy: Arc<dyn Strategy<C>> = Arc::new(strategy);
+        match strategies.iter().position(|s| s.name() == name) {
+            Some(k) => strategies[k] = strategy,
+            None => strategies.push(strategy),
+        }
+        Engine {
+            catalog: Arc::clone(&self.catalog),
+            strategies,
+            scorer: Arc::clone(&self.scorer),
+            rules: self.rules.clone(),
+            source_rules: self.source_rules.clone(),
+            bundles: Arc::clone(&self.bundles),
+            version,
+        }
+    }
+
     /// The catalog.
     pub fn catalog(&self) -> &C {
         &self.catalog
