@@ -226,8 +226,8 @@ impl LiveEngine {
     /// the pointer swap. Other writers wait for this call.
     ///
     /// ```
-    /// use cartwise::{CategoryRules, ComplementGraph, Engine, InMemoryCatalog, LiveEngine, Miner,
-    ///                MinerState, Money, OrderLog, Product, Request};
+    /// use cartwise::{Catalog, CategoryRules, ComplementGraph, Engine, InMemoryCatalog, LiveEngine,
+    ///                Miner, MinerState, Money, OrderLog, Product, Request};
     /// let catalog = InMemoryCatalog::from_products(
     ///     ["pasta", "parmesan", "wine"].map(|s| Product::new(s, s, Money(100), "food")))?;
     /// let graph = ComplementGraph::empty(catalog.len());

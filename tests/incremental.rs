@@ -494,3 +494,32 @@ fn events_in_a_later_batch_switch_to_weighted_counts() {
     assert_eq!(state.n_items(), 3);
     assert_eq!(got.n_items(), 2);
 }
+
+/// A hostile batch: one order of 100,000 distinct lines between normal
+/// ones. The state counts its pairs through the same 512-item cap as the
+/// miner (130,816 pairs, not five billion) and still equals a full mine.
+#[test]
+fn an_order_of_100_000_lines_adds_capped_pairs() {
+    let mut b = OrderLogBuilder::new();
+    b.push("before", "sku000001").unwrap();
+    b.push("before", "sku099999").unwrap();
+    for k in 0..100_000 {
+        b.push("huge", &format!("sku{k:06}")).unwrap();
+    }
+    b.push("after", "sku000001").unwrap();
+    b.push("after", "sku000002").unwrap();
+    let log = b.build().unwrap();
+    let mut miner = Miner::new();
+    miner.top(3).threads(2);
+    let mut state = MinerState::new(&miner).unwrap();
+    state.add_orders(log.slice(0..2)).unwrap();
+    state.add_orders(log.slice(2..3)).unwrap();
+    let m = cartwise::MAX_ITEMS_PER_ORDER;
+    assert_eq!(state.n_pairs(), 1 + m * (m - 1) / 2);
+    assert_eq!(state.n_items(), 100_000);
+    let full = miner.mine(log.view()).unwrap();
+    assert_eq!(
+        state.to_mined_graph(&miner).unwrap().to_json(),
+        full.to_json()
+    );
+}
