@@ -289,17 +289,16 @@ impl ComplementGraph {
     where
         I: IntoIterator<Item = (ProductId, ProductId, f32)>,
     {
-        let mut list = Vec::new();
+        let edges = edges.into_iter();
+        let mut list: Vec<(ProductId, ProductId, f32)> = Vec::with_capacity(edges.size_hint().0);
         for (from, to, w) in edges {
-            for id in [from, to] {
+            // Strings are formatted only on the error path: this loop runs
+            // once per edge of graphs with tens of millions of edges.
+            for (id, context) in [(from, SkuContext::EdgeFrom), (to, SkuContext::EdgeTo)] {
                 if id.index() >= products {
                     return Err(Error::UnknownSku {
                         sku: format!("#{id}"),
-                        context: if id == from {
-                            SkuContext::EdgeFrom
-                        } else {
-                            SkuContext::EdgeTo
-                        },
+                        context,
                     });
                 }
             }
@@ -308,17 +307,94 @@ impl ComplementGraph {
                     node: format!("#{from}"),
                 });
             }
-            check_weight(&format!("#{from}"), &format!("#{to}"), f64::from(w))?;
-            list.push(RawEdge::plain(from, to, w));
+            if !(w.is_finite() && w >= 0.0) {
+                check_weight(&format!("#{from}"), &format!("#{to}"), f64::from(w))?;
+            }
+            list.push((from, to, w));
         }
-        Self::from_checked(products, list)
+        Self::from_plain(products, list)
+    }
+
+    /// Lays out validated plain edges (no metadata, no conditions) by a
+    /// counting sort on the source, then a sort of each row by target;
+    /// repeated edges keep their largest weight. Equal to
+    /// [`from_checked`](Self::from_checked) on the same edges, in O(E + Σ
+    /// row log row) time and 12 bytes per edge of working memory.
+    pub(crate) fn from_plain(
+        products: usize,
+        list: Vec<(ProductId, ProductId, f32)>,
+    ) -> Result<Self> {
+        if list.len() >= u32::MAX as usize {
+            return Err(Error::CapExceeded {
+                what: "edges in a complement graph",
+                cap: u64::from(u32::MAX) - 1,
+                got: list.len() as u64,
+            });
+        }
+        let mut starts = vec![0u32; products + 1];
+        for e in &list {
+            starts[e.0.index() + 1] += 1;
+        }
+        for i in 0..products {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut row: Vec<(ProductId, f32)> = vec![(ProductId(0), 0.0); list.len()];
+        for (from, to, w) in list {
+            let slot = &mut fill[from.index()];
+            row[*slot as usize] = (to, w);
+            *slot += 1;
+        }
+        let mut offsets = Vec::with_capacity(products + 1);
+        let mut targets = Vec::with_capacity(row.len());
+        let mut weights = Vec::with_capacity(row.len());
+        offsets.push(0u32);
+        for i in 0..products {
+            let r = &mut row[starts[i] as usize..starts[i + 1] as usize];
+            r.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            let mut last: Option<ProductId> = None;
+            for &(t, w) in r.iter() {
+                if last != Some(t) {
+                    targets.push(t);
+                    weights.push(w);
+                    last = Some(t);
+                }
+            }
+            offsets.push(targets.len() as u32);
+        }
+        Ok(ComplementGraph {
+            offsets,
+            targets,
+            weights,
+            ..Default::default()
+        })
     }
 
     /// Lays out already-validated edges: applies positions (a link never
     /// outweighs an earlier-positioned link of its source), drops mirror
     /// edges where an explicit reverse edge exists, keeps the largest
     /// weight of repeated edges.
-    pub(crate) fn from_checked(products: usize, mut edges: Vec<RawEdge>) -> Result<Self> {
+    pub(crate) fn from_checked(products: usize, edges: Vec<RawEdge>) -> Result<Self> {
+        if edges.iter().all(|e| {
+            e.meta == EdgeMeta::default()
+                && e.position.is_none()
+                && !e.mirror
+                && e.condition.as_ref().is_none_or(Condition::is_always)
+        }) {
+            return Self::from_plain(
+                products,
+                edges
+                    .into_iter()
+                    .map(|e| (e.from, e.to, e.weight))
+                    .collect(),
+            );
+        }
+        Self::layout(products, edges)
+    }
+
+    /// The general layout, for edges with metadata, positions, mirrors or
+    /// conditions (and the reference the fast path is tested against).
+    fn layout(products: usize, mut edges: Vec<RawEdge>) -> Result<Self> {
         if edges.len() >= u32::MAX as usize {
             return Err(Error::CapExceeded {
                 what: "edges in a complement graph",
@@ -930,6 +1006,23 @@ mod tests {
             ["a", "b", "c"].map(|s| Product::new(s, s, Money(1), if s == "a" { "x" } else { "y" })),
         )
         .unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn from_plain_equals_from_checked(
+            edges in proptest::collection::vec((0u32..12, 0u32..12, 0u8..6), 0..80)
+        ) {
+            let edges: Vec<_> = edges
+                .into_iter()
+                .filter(|e| e.0 != e.1)
+                .map(|(f, t, w)| (ProductId(f), ProductId(t), f32::from(w) / 4.0))
+                .collect();
+            let plain = ComplementGraph::from_plain(12, edges.clone()).unwrap();
+            let raw = edges.iter().map(|&(f, t, w)| RawEdge::plain(f, t, w)).collect();
+            let checked = ComplementGraph::layout(12, raw).unwrap();
+            proptest::prop_assert_eq!(plain, checked);
+        }
     }
 
     #[test]

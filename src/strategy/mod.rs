@@ -402,6 +402,33 @@ impl Candidates {
         }
     }
 
+    /// Adds a learned candidate whose evidence was summed by the strategy:
+    /// `score` becomes its cross-sell weight (added to any other evidence),
+    /// `source` its strongest cart product, `signals` the number of pieces
+    /// of evidence. Non-finite or negative scores are ignored.
+    pub fn add_learned(&mut self, product: ProductId, source: ProductId, score: f32, signals: u16) {
+        if !(score >= 0.0 && score.is_finite()) {
+            return;
+        }
+        let strategy = self.strategy;
+        let Some(c) = self.entry(product) else { return };
+        c.cross_weight = (c.cross_weight + score).min(f32::MAX);
+        c.support = c.support.saturating_add(signals);
+        let stronger = match c.best_complement {
+            Some(Evidence::Complement { weight: w, .. }) => score > w,
+            _ => true,
+        };
+        if stronger {
+            c.best_complement = Some(Evidence::Complement {
+                source,
+                weight: score,
+                via: Via::Learned,
+                relation: RelationId::COMPLEMENT,
+                strategy,
+            });
+        }
+    }
+
     /// Adds `f(product)` to the summed cross-sell weight of every candidate
     /// from position `from` on (in insertion order), without counting it as
     /// a piece of evidence: how a strategy applies a prior to what it
