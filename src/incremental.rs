@@ -73,7 +73,7 @@
 //! (22 million for one 512-item order) and memory per distinct triple,
 //! which no cap tied to the pair count bounds. So the state holds single
 //! items and pairs only, and `to_mined_graph` refuses
-//! [`Itemsets::Mine`](crate::Itemsets::Mine): mine itemset rules with a
+//! [`Itemsets::Mine`]: mine itemset rules with a
 //! full [`Miner::mine`] (for instance weekly), and the single-item rules
 //! incrementally in between.
 //!

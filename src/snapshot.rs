@@ -687,7 +687,6 @@ impl EngineState {
         }
         if let Some(l) = &self.learned {
             l.validate(n)?;
-            l.graph().validate_relations(&self.catalog)?;
         }
         let cross_sell = CrossSell::new(Arc::clone(&self.graph), Arc::clone(&self.category_rules))
             .with_config(self.cross_sell.clone());

@@ -46,18 +46,14 @@ fn golden_state_v2() -> EngineState {
     let mut s = golden_state();
     let id = |sku: &str| s.catalog.id(sku).unwrap();
     let n = s.catalog.len();
-    let learned = ComplementGraph::from_edges(
-        n,
-        [
-            (id("PH-15"), id("CASE-15"), 0.5),
-            (id("CASE-15"), id("CH-20W"), 0.25),
-        ],
-    )
-    .unwrap();
+    let learned = vec![
+        (id("PH-15"), id("CASE-15"), 0.5),
+        (id("CASE-15"), id("CH-20W"), -0.25),
+    ];
     let prior = (0..n).map(|i| (i % 3) as f32 * 0.123_456_7).collect();
     let popular = vec![id("CH-20W"), id("PH-15")];
     s.learned = Some(Arc::new(
-        LearnedGraph::new(learned, prior, popular).unwrap(),
+        LearnedGraph::from_edges(n, learned, prior, popular).unwrap(),
     ));
     let mined = ComplementGraph::from_edges(n, [(id("PH-15"), id("CH-20W"), 0.75)]).unwrap();
     let rules =

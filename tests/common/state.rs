@@ -270,9 +270,18 @@ pub fn answers(engine: &Engine, cart: &[CartLine]) -> Vec<String> {
 /// the catalog; weights in quarters).
 #[derive(Clone, Debug)]
 pub struct GenExtras {
-    pub learned: Option<(Vec<(usize, usize, u8)>, bool, Vec<usize>)>,
-    pub associations: Option<(Vec<(usize, usize, u8)>, Vec<(usize, usize, usize, u8)>)>,
+    /// Learned edges, whether there is a prior, the popular list.
+    pub learned: Option<(Vec<GenEdge>, bool, Vec<usize>)>,
+    /// Mined edges and itemset rules `(a, b, c, weight)`.
+    pub associations: Option<(Vec<GenEdge>, Vec<GenItemsetRule>)>,
 }
+
+/// A generated edge: from, to, weight in quarters.
+pub type GenEdge = (usize, usize, u8);
+
+/// A generated itemset rule: two antecedents, a consequent, a weight in
+/// quarters.
+pub type GenItemsetRule = (usize, usize, usize, u8);
 
 prop_compose! {
     pub fn arb_extras()(
@@ -310,7 +319,12 @@ pub fn with_extras(mut state: EngineState, g: &GenExtras) -> EngineState {
             Vec::new()
         };
         let popular = popular.iter().map(|&i| id(i)).collect();
-        let model = cartwise::LearnedGraph::new(edges(learned), prior, popular).unwrap();
+        let edges: Vec<_> = learned
+            .iter()
+            .filter(|e| e.0 % n != e.1 % n)
+            .map(|&(f, t, w)| (id(f), id(t), f32::from(w) / 4.0 - 0.5))
+            .collect();
+        let model = cartwise::LearnedGraph::from_edges(n, edges, prior, popular).unwrap();
         state.learned = Some(Arc::new(model));
     }
     if let Some((mined, itemsets)) = &g.associations {
