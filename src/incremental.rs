@@ -51,8 +51,8 @@
 //!   weights depend on the newest order's time; when a batch brings a newer
 //!   one, the stored sums are multiplied by `0.5^(Δt / half_life)`, which
 //!   is the same weight mathematically but not always the same last bit
-//!   as computing `0.5^(age / half_life)` afresh. Counts agree to a
-//!   relative 1e-12 or so; a rule whose weight ties another's to the last
+//!   as computing `0.5^(age / half_life)` afresh (the tests check counts
+//!   to a relative 1e-9); a rule whose weight ties another's to the last
 //!   bit may then rank the other way in a top-N. Batches that do not move
 //!   the newest time add exactly. Old sums shrink by every rescale and
 //!   reach 0 after about 1,075 half-lives (the `f64` range), as the full
