@@ -1,0 +1,69 @@
+//! Mining: pair counting, measures and the mined graph, on synthetic order logs.
+//!
+//! What is measured: `Miner::new().mine(log.view())` (parallel sparse pair
+//! counting on both cores, the six measures per rule, top-50 neighbours per
+//! item) on logs of 100k and 1M orders of about 10 distinct lines each, over
+//! a 100k-product catalog. Building the `OrderLog` is setup, not measured.
+//!
+//! The data: each order picks a "theme" product by Zipf popularity and
+//! fills its lines half from the theme's neighbourhood (ids within ±50 of
+//! it, so co-purchase structure exists) and half by popularity; seeded,
+//! deterministic (SplitMix64).
+//!
+//! Command:
+//!
+//! ```text
+//! cargo bench --bench mine -- --warm-up-time 1 --measurement-time 10
+//! ```
+
+use std::time::Duration;
+
+use cartwise::{Miner, OrderLog};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+#[allow(dead_code)]
+mod common;
+use common::SplitMix64;
+
+const PRODUCTS: usize = 100_000;
+
+/// `orders` orders of about 10 lines; see the header.
+fn order_log(orders: usize, seed: u64) -> OrderLog {
+    let mut rng = SplitMix64::new(seed);
+    let mut rows: Vec<(String, String)> = Vec::with_capacity(orders * 10);
+    for o in 0..orders {
+        let theme = rng.zipf(PRODUCTS);
+        let lines = 5 + rng.below(11); // 5..=15, mean 10
+        for _ in 0..lines {
+            let item = if rng.chance(0.5) {
+                (theme + rng.below(101)).saturating_sub(50).min(PRODUCTS - 1)
+            } else {
+                rng.zipf(PRODUCTS)
+            };
+            rows.push((format!("o{o}"), format!("p{item}")));
+        }
+    }
+    OrderLog::from_rows(rows).expect("a valid synthetic log")
+}
+
+fn mine(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mine");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    for orders in [100_000usize, 1_000_000] {
+        let log = order_log(orders, 7);
+        eprintln!(
+            "mine/{orders}: {} orders, {} lines, {} distinct SKUs",
+            log.len(),
+            log.n_lines(),
+            log.n_items()
+        );
+        group.throughput(Throughput::Elements(orders as u64));
+        group.bench_with_input(BenchmarkId::new("orders", orders), &log, |b, log| {
+            b.iter(|| Miner::new().mine(log.view()).expect("mining succeeds"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mine);
+criterion_main!(benches);
