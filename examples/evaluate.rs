@@ -11,18 +11,21 @@
 use std::process::ExitCode;
 
 use cartwise::eval::{CoOccurrence, Evaluation, MethodReport, Popularity, Similarity};
+use cartwise::learn::{LearnConfig, LearnedModel, LearnedRanker, NeighbourRank};
 use cartwise::OrderLog;
 
 struct Args {
     orders: String,
     k: usize,
     json: bool,
+    configs: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut orders = None;
     let mut k = 10;
     let mut json = false;
+    let mut configs = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -32,11 +35,12 @@ fn parse_args() -> Result<Args, String> {
                 k = v.parse().map_err(|_| format!("--k: not a number: {v:?}"))?;
             }
             "--json" => json = true,
+            "--learned" => configs.push(it.next().ok_or("--learned needs key=value,...")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { orders: orders.ok_or("--orders FILE.csv is required")?, k, json })
+    Ok(Args { orders: orders.ok_or("--orders FILE.csv is required")?, k, json, configs })
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,29 @@ fn run(args: &Args) -> cartwise::Result<()> {
     rows.push(eval.run("popularity", |t| Ok(Popularity::fit(t)))?);
     for sim in [Similarity::Jaccard, Similarity::Conditional, Similarity::Lift] {
         rows.push(eval.run(sim.name(), |t| CoOccurrence::fit(t, sim, threads))?);
+    }
+    for spec in &args.configs {
+        let mut c = LearnConfig::default();
+        for kv in spec.split(',').filter(|s| !s.is_empty()) {
+            let (key, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let f: f64 = v.parse().unwrap_or(f64::NAN);
+            match key {
+                "lambda" => c.lambda_per_order = f,
+                "rho" => c.rho = f,
+                "abs" => c.lambda_abs = f,
+                "k" => c.neighbours = f as usize,
+                "m" => c.max_edges = f as usize,
+                "prior" => c.prior = f,
+                "min" => c.min_count = f as u32,
+                "minpair" => c.min_pair_count = f as u32,
+                "dense" => c.dense_max_items = f as usize,
+                "sqrt" => c.rank = NeighbourRank::CountOverSqrt,
+                "neg" => c.keep_negative = true,
+                "threads" => c.threads = f as usize,
+                _ => eprintln!("unknown key {key}"),
+            }
+        }
+        rows.push(eval.run(spec, |t| Ok(LearnedRanker::new(LearnedModel::fit(t, &c)?)))?);
     }
     let dataset = std::path::Path::new(&args.orders)
         .parent()

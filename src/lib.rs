@@ -6,6 +6,7 @@ pub mod cooc;
 pub mod error;
 pub mod eval;
 pub mod id;
+pub mod learn;
 pub mod orders;
 pub mod product;
 

@@ -1,0 +1,37 @@
+//! Times fitting the learned model (median of repeated fits) on one order
+//! log, for profiling.
+//!
+//! Run: cargo run --release --example fit_time -- FILE.csv [REPEATS]
+
+use cartwise::eval::Evaluation;
+use cartwise::learn::{LearnConfig, LearnedModel};
+use cartwise::{CoCounts, OrderLog};
+use std::time::Instant;
+
+fn main() -> cartwise::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_default();
+    let reps: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let log = OrderLog::from_csv_path(&path)?;
+    let eval = Evaluation::new(&log, 10)?;
+    let mut c = LearnConfig::default();
+    c.threads = threads;
+    let mut t_count = Vec::new();
+    let mut t_fit = Vec::new();
+    let mut edges = 0;
+    for _ in 0..reps {
+        let s = Instant::now();
+        let cc = CoCounts::count(eval.train(), if threads == 0 { 2 } else { threads })?;
+        t_count.push(s.elapsed().as_secs_f64());
+        std::hint::black_box(cc);
+        let s = Instant::now();
+        let m = LearnedModel::fit(eval.train(), &c)?;
+        t_fit.push(s.elapsed().as_secs_f64());
+        edges = m.n_edges();
+    }
+    t_count.sort_by(f64::total_cmp);
+    t_fit.sort_by(f64::total_cmp);
+    t_count.sort_by(f64::total_cmp); println!("count min {:.3} ms, ", t_count[0] * 1e3); println!("count median {:.3} ms, fit median {:.3} ms (min {:.3}), edges {}", t_count[reps / 2] * 1e3, t_fit[reps / 2] * 1e3, t_fit[0] * 1e3, edges);
+    Ok(())
+}
