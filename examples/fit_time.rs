@@ -32,6 +32,14 @@ fn main() -> cartwise::Result<()> {
     }
     t_count.sort_by(f64::total_cmp);
     t_fit.sort_by(f64::total_cmp);
-    t_count.sort_by(f64::total_cmp); println!("count min {:.3} ms, ", t_count[0] * 1e3); println!("count median {:.3} ms, fit median {:.3} ms (min {:.3}), edges {}", t_count[reps / 2] * 1e3, t_fit[reps / 2] * 1e3, t_fit[0] * 1e3, edges);
+    t_count.sort_by(f64::total_cmp);
+    println!("count min {:.3} ms, ", t_count[0] * 1e3);
+    println!(
+        "count median {:.3} ms, fit median {:.3} ms (min {:.3}), edges {}",
+        t_count[reps / 2] * 1e3,
+        t_fit[reps / 2] * 1e3,
+        t_fit[0] * 1e3,
+        edges
+    );
     Ok(())
 }

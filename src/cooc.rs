@@ -133,7 +133,11 @@ impl CoCounts {
             })
             .collect();
         let total_work: u64 = work.iter().sum();
-        let threads = if total_work < THREAD_MIN_WORK { 1 } else { threads.max(1) };
+        let threads = if total_work < THREAD_MIN_WORK {
+            1
+        } else {
+            threads.max(1)
+        };
         let ranges = split_by_work(&work, threads);
         let row_block = |range: std::ops::Range<usize>| -> (Vec<u32>, Vec<u32>, Vec<u32>) {
             let mut acc = vec![0u32; n];
@@ -148,7 +152,10 @@ impl CoCounts {
             for i in range {
                 let mut nt = 0usize;
                 for &o in &inv[inv_off[i] as usize..inv_off[i + 1] as usize] {
-                    let (a, b) = (ord_off[o as usize] as usize, ord_off[o as usize + 1] as usize);
+                    let (a, b) = (
+                        ord_off[o as usize] as usize,
+                        ord_off[o as usize + 1] as usize,
+                    );
                     for &j in &ord_items[a..b] {
                         let slot = &mut acc[j as usize];
                         touched_buf[nt] = j;
@@ -297,7 +304,7 @@ pub(crate) fn split_by_work(work: &[u64], parts: usize) -> Vec<std::ops::Range<u
     let n = work.len();
     let total: u64 = work.iter().sum();
     if parts <= 1 || n < 2 || total == 0 {
-        return vec![0..n];
+        return std::iter::once(0..n).collect();
     }
     let mut ranges = Vec::with_capacity(parts);
     let mut start = 0;

@@ -1,248 +1,519 @@
 //! The learned cross-sell model: a sparse item -> item weight graph fitted
 //! on order history, plus popularity for fill.
 //!
-//! WORK IN PROGRESS: experiments running.
+//! # The model
+//!
+//! [`LearnedModel::fit`] learns, from a set of orders, a weight `w(i -> j)`
+//! for pairs of items, keeps each item's strongest out-edges in a CSR
+//! graph, and scores a cart by summing:
+//!
+//! ```text
+//! score(j) = prior * pop(j) + sum over cart items i of w(i -> j)
+//! ```
+//!
+//! over candidates `j` not in the cart; the top k are returned by
+//! (score descending, then popularity descending, then total count
+//! descending, then SKU ascending in byte order). Every item seen in
+//! training is a candidate through its prior, so a cart with no known edges
+//! gets the popularity list, and a short list is always filled.
+//!
+//! # How the weights are learned
+//!
+//! The weights are those of EASE (Steck, "Embarrassingly Shallow
+//! Autoencoders for Sparse Data", WWW 2019), the strongest peer on the
+//! shared datasets, computed in a way that scales. EASE's item-item matrix
+//! with a zero diagonal is, column by column, a ridge regression of item
+//! `j` on all other items: with `G = X^T X` the co-occurrence counts
+//! (`G_ii = c(i)`, `G_ij = c(i, j)`),
+//!
+//! ```text
+//! w(. -> j) = (G_NN + diag(Lambda_N))^-1 G_Nj,   Lambda_i = lambda + rho * c(i)
+//! ```
+//!
+//! where `N` is the set of regressors. Two solvers:
+//!
+//! * **Dense** (small catalogs, at most [`LearnConfig::dense_max_items`]
+//!   active items): `N` = all other items; one Cholesky inverse `P` of
+//!   `G + Lambda` gives every column at once as `w(i -> j) = -P_ij / P_jj`.
+//!   O(n^3) time, O(n^2) memory.
+//! * **Local** (any size): `N` = the [`LearnConfig::neighbours`] items that
+//!   co-occur most with `j` (at least [`LearnConfig::min_pair_count`]
+//!   times), a K x K system per target, solved in parallel. O(n K^3) time,
+//!   O(n K) memory for the edges, plus the sparse pair counts
+//!   ([`CoCounts`]) and a dense table of pair counts among the
+//!   [`HUB_ITEMS`] most frequent items. No n x n matrix.
+//!
+//! Three choices depart from plain EASE, each measured on the shared
+//! datasets (see EVALUATION.md at the repository root):
+//!
+//! * **Per-item penalty** `rho * c(i)` on top of a small absolute `lambda`:
+//!   the closed form of EASE trained with input dropout (Steck, "Autoencoders
+//!   that don't overfit towards the identity", NeurIPS 2020). It scales with
+//!   the data, where EASE's fixed `lambda = 200` over-shrinks small logs and
+//!   under-shrinks frequent items.
+//! * **Negative weights are kept** (edges pruned by magnitude): EASE's
+//!   negative weights demote items the cart already "explains"; dropping
+//!   them cost about 1 point of HR@10 on the larger datasets.
+//! * **A popularity prior from multi-item orders**: `pop(j)` = the share of
+//!   training orders with at least two items that contain `j`. Only such
+//!   orders can yield a "which item is missing from this cart" question, so
+//!   their item distribution is the right prior. It also decides ties.
+//!
+//! The local solver also ignores pairs seen only once by default
+//! (`min_pair_count = 2`): a single co-purchase is no evidence of a
+//! complement, and on logs whose baskets carry little co-purchase signal
+//! (completejourney_sample, sampled lines) such pairs otherwise push the
+//! genuinely popular items out of the list.
+//!
+//! # Ids and remapping
+//!
+//! The model is keyed by the dense item ids of the [`OrderLog`] it was
+//! fitted on, and carries that log's SKU table ([`LearnedModel::sku`]), so
+//! it can be remapped onto a catalog's product ids in one pass over
+//! [`LearnedModel::edges`].
+//!
+//! ```
+//! use cartwise::learn::{LearnConfig, LearnedModel};
+//! use cartwise::OrderLog;
+//! let rows = [("1", "tent"), ("1", "stakes"), ("2", "tent"), ("2", "stakes"),
+//!             ("3", "tent"), ("3", "lamp"), ("4", "stove"), ("4", "gas")];
+//! let log = OrderLog::from_rows(rows)?;
+//! let model = LearnedModel::fit(log.view(), &LearnConfig::default())?;
+//! let mut scratch = model.scratch();
+//! let mut out = Vec::new();
+//! let tent = log.item("tent").unwrap();
+//! model.recommend_into(&mut scratch, &[tent], 2, &mut out);
+//! assert_eq!(model.sku(out[0]), "stakes");
+//! # Ok::<(), cartwise::Error>(())
+//! ```
+//!
+//! [`OrderLog`]: crate::OrderLog
 
 use crate::cooc::{default_threads, split_by_work, CoCounts};
 use crate::error::{Error, Result};
 use crate::eval::Ranker;
 use crate::orders::OrdersView;
 
-/// How the neighbours of a target are chosen for its local regression.
+/// How the regressors of a target are chosen by the local solver.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NeighbourRank {
-    /// By co-occurrence count `c(i, j)`, descending.
+    /// By co-occurrence count `c(i, j)`, descending (ties by item id).
     #[default]
     Count,
-    /// By `c(i, j) / sqrt(c(i))`.
+    /// By `c(i, j) / sqrt(c(i))`, descending: favours items specific to the
+    /// target over items frequent everywhere.
     CountOverSqrt,
 }
 
-/// Configuration of [`LearnedModel::fit`].
+/// Which solver computes the weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Solver {
+    /// Dense when at most [`LearnConfig::dense_max_items`] items are active,
+    /// local otherwise.
+    #[default]
+    Auto,
+    /// Always the local, per-target solver.
+    Local,
+}
+
+/// Which out-edges of an item are kept, up to [`LearnConfig::max_edges`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pruning {
+    /// The largest by magnitude, negative weights included.
+    #[default]
+    Magnitude,
+    /// The largest positive weights only.
+    Positive,
+}
+
+/// Configuration of [`LearnedModel::fit`]. The defaults are the
+/// configuration evaluated as `learned` in EVALUATION.md; they were chosen
+/// once for all datasets.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct LearnConfig {
-    /// Ridge penalty per training order: `lambda = lambda_per_order * n_orders`.
-    pub lambda_per_order: f64,
-    /// Absolute ridge penalty added to the per-order one.
-    pub lambda_abs: f64,
-    /// Extra penalty per unit of item count: `Lambda_i = lambda + rho * c(i)`.
+    /// Absolute ridge penalty, added to every item's. Default 20. Must be
+    /// finite and > 0 (it keeps every system positive definite).
+    pub lambda: f64,
+    /// Ridge penalty per order containing the item: `Lambda_i = lambda +
+    /// rho * c(i)`. Default 1.0 (input dropout with probability 1/2). Finite,
+    /// >= 0.
     pub rho: f64,
-    /// Regressors per target (K).
-    pub neighbours: usize,
-    /// Out-edges kept per item (M).
-    pub max_edges: usize,
-    /// Popularity prior weight: `score += prior * c(j) / n_orders`.
+    /// Ridge penalty per order containing the item, times the item's share
+    /// of orders: adds `rho_share * c(i)^2 / n_orders`. Default 0.
+    pub rho_share: f64,
+    /// Weight of the popularity prior, in units of "share of multi-item
+    /// orders". Default 0.1. Finite, >= 0.
     pub prior: f64,
-    /// A neighbour must co-occur with the target in at least this many
-    /// orders.
+    /// Regressors per target for the local solver (K). Default 32; cost
+    /// grows as K^3 per target. 1..=[`MAX_NEIGHBOURS`].
+    pub neighbours: usize,
+    /// Out-edges kept per item (M). Default 256; a cart costs
+    /// O(cart size x M) to score. At least 1.
+    pub max_edges: usize,
+    /// Local solver: a regressor must co-occur with the target in at least
+    /// this many orders. Default 2.
     pub min_pair_count: u32,
-    /// Targets seen in fewer orders get no learned in-edges.
-    pub min_count: u32,
-    /// Use one dense inverse when at most this many items are active.
+    /// [`Solver::Auto`] uses the dense solver up to this many active items.
+    /// Default 1024 (about 10^9 flops). At most [`MAX_DENSE_ITEMS`].
     pub dense_max_items: usize,
-    /// Neighbour ranking.
+    /// Solver choice. Default [`Solver::Auto`].
+    pub solver: Solver,
+    /// Regressor choice for the local solver. Default
+    /// [`NeighbourRank::CountOverSqrt`].
     pub rank: NeighbourRank,
-    /// Keep negative weights too.
-    pub keep_negative: bool,
-    /// Threads (0 = available parallelism).
+    /// Edge pruning. Default [`Pruning::Magnitude`].
+    pub pruning: Pruning,
+    /// Threads for fitting; 0 = the available parallelism (at most 8).
+    /// Results do not depend on it.
     pub threads: usize,
 }
 
 impl Default for LearnConfig {
     fn default() -> Self {
         LearnConfig {
-            lambda_per_order: 0.015,
-            rho: 0.0,
-            lambda_abs: 0.0,
+            lambda: 50.0,
+            rho: 0.1,
+            rho_share: 0.0,
+            prior: 0.2,
             neighbours: 32,
-            max_edges: 64,
-            prior: 0.0,
-            min_count: 1,
-            min_pair_count: 1,
-            dense_max_items: 256,
-            rank: NeighbourRank::Count,
-            keep_negative: false,
+            max_edges: 256,
+            min_pair_count: 2,
+            dense_max_items: 1024,
+            solver: Solver::Auto,
+            rank: NeighbourRank::CountOverSqrt,
+            pruning: Pruning::Magnitude,
             threads: 0,
         }
     }
 }
 
-/// A fitted model: CSR out-edges per item, popularity, SKU tie ranks.
+/// The largest [`LearnConfig::neighbours`]: a 512 x 512 system per target.
+pub const MAX_NEIGHBOURS: usize = 512;
+
+/// The largest [`LearnConfig::dense_max_items`]: the dense solver holds
+/// three n x n `f64` matrices, 400 MiB at 4096 items.
+pub const MAX_DENSE_ITEMS: usize = 4096;
+
+/// The most frequent items whose pair counts the local solver copies into a
+/// dense `HUB_ITEMS x HUB_ITEMS` table (16 MiB of `u32` at most): a lookup
+/// between two of them, the common case inside a neighbourhood, is then one
+/// load instead of a binary search in a row of thousands.
+pub const HUB_ITEMS: usize = 2048;
+
+impl LearnConfig {
+    fn validate(&self) -> Result<()> {
+        let bad = |field: &'static str, value: String, hint: &'static str| {
+            Err(Error::InvalidConfig { field, value, hint })
+        };
+        if !(self.lambda.is_finite() && self.lambda > 0.0) {
+            return bad("lambda", self.lambda.to_string(), "must be finite and > 0");
+        }
+        if !(self.rho.is_finite() && self.rho >= 0.0) {
+            return bad("rho", self.rho.to_string(), "must be finite and >= 0");
+        }
+        if !(self.prior.is_finite() && self.prior >= 0.0) {
+            return bad("prior", self.prior.to_string(), "must be finite and >= 0");
+        }
+        if self.neighbours == 0 || self.neighbours > MAX_NEIGHBOURS {
+            return bad(
+                "neighbours",
+                self.neighbours.to_string(),
+                "must be between 1 and MAX_NEIGHBOURS (512)",
+            );
+        }
+        if self.max_edges == 0 {
+            return bad("max_edges", "0".into(), "must be at least 1");
+        }
+        if self.dense_max_items > MAX_DENSE_ITEMS {
+            return bad(
+                "dense_max_items",
+                self.dense_max_items.to_string(),
+                "must be at most MAX_DENSE_ITEMS (4096)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A fitted model: out-edges per item (CSR), popularity and the SKU table.
+///
+/// Immutable once fitted; scoring takes `&self` and a caller-owned
+/// [`Scratch`].
 #[derive(Clone, Debug)]
 pub struct LearnedModel {
+    /// `offsets[i]..offsets[i + 1]` is item `i`'s row; `n_items + 1`
+    /// entries.
     offsets: Vec<u32>,
+    /// Edge targets, sorted by id within a row, never the row's item.
     targets: Vec<u32>,
+    /// Finite, non-zero edge weights, parallel to `targets`.
     weights: Vec<f32>,
-    counts: Vec<u32>,
+    /// `prior * pop(j)`, non-negative, indexed by item.
     prior: Vec<f32>,
-    /// Rank of each item in (count desc, SKU asc) order.
+    /// Rank of each item in `popular` (`u32::MAX` for unseen items).
     tie_rank: Vec<u32>,
-    /// Items with count > 0 in tie-rank order.
+    /// Items seen in training, by (multi-item-order count desc, order count
+    /// desc, SKU asc).
     popular: Vec<u32>,
+    /// SKU of each item id.
     skus: Vec<Box<str>>,
 }
 
 impl LearnedModel {
-    /// Fits the model on `train`.
+    /// Fits the model on `train` (usually the training part of a split, or
+    /// a whole [`OrderLog`](crate::OrderLog) via `log.view()`).
+    ///
+    /// Runs in O(sum of m^2 over orders) for the counts plus O(n^3) (dense)
+    /// or O(n K^3) (local) for the weights, on [`LearnConfig::threads`]
+    /// threads. Deterministic: the same orders and configuration give the
+    /// same model whatever the thread count.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for out-of-range settings; as
-    /// [`CoCounts::count`].
+    /// [`Error::InvalidConfig`] for a setting out of its documented range;
+    /// [`Error::CapExceeded`] as [`CoCounts::count`].
     pub fn fit(train: OrdersView<'_>, config: &LearnConfig) -> Result<LearnedModel> {
-        if !(config.lambda_per_order.is_finite() && config.lambda_per_order >= 0.0) {
-            return Err(Error::InvalidConfig {
-                field: "lambda_per_order",
-                value: config.lambda_per_order.to_string(),
-                hint: "must be finite and > 0",
-            });
-        }
-        let threads = if config.threads == 0 { default_threads() } else { config.threads };
+        config.validate()?;
+        let threads = if config.threads == 0 {
+            default_threads()
+        } else {
+            config.threads
+        };
         let cc = CoCounts::count(train, threads)?;
         let n = cc.n_items();
         let n_orders = train.len().max(1) as f64;
-        let lambda = config.lambda_per_order * n_orders + config.lambda_abs;
-        let penalty: Vec<f64> = cc.item_counts().iter().map(|&c| lambda + config.rho * f64::from(c)).collect();
+        let penalty: Vec<f64> = cc
+            .item_counts()
+            .iter()
+            .map(|&c| {
+                let c = f64::from(c);
+                config.lambda + config.rho * c + config.rho_share * c * c / n_orders
+            })
+            .collect();
         let active: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
-        let triples = if active.len() <= config.dense_max_items {
-            dense_edges(&cc, &active, &penalty, config)
+        let dense = config.solver == Solver::Auto && active.len() <= config.dense_max_items;
+        let triples = if dense {
+            dense_edges(&cc, &active, &penalty, config.pruning)
         } else {
             local_edges(&cc, &penalty, config, threads)
         };
-        let (offsets, targets, weights) = to_csr(n, triples, config.max_edges);
+        let (offsets, targets, weights) = to_csr(n, triples, config.max_edges, config.pruning);
+
         // Popularity among the orders a missing-item question can come
         // from: those with at least two items.
         let mut multi = vec![0u32; n];
+        let mut n_multi = 0usize;
         for order in train.iter().filter(|o| o.len() >= 2) {
+            n_multi += 1;
             for &i in order {
                 multi[i as usize] += 1;
             }
         }
         let sku_rank = train.log().sku_ranks();
-        let counts_all = cc.item_counts();
-        let mut popular: Vec<u32> = (0..n as u32).filter(|&i| counts_all[i as usize] > 0).collect();
+        let all = cc.item_counts();
+        let mut popular = active;
         popular.sort_unstable_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
-            multi[b].cmp(&multi[a]).then(counts_all[b].cmp(&counts_all[a])).then(sku_rank[a].cmp(&sku_rank[b]))
+            multi[b]
+                .cmp(&multi[a])
+                .then(all[b].cmp(&all[a]))
+                .then(sku_rank[a].cmp(&sku_rank[b]))
         });
         let mut tie_rank = vec![u32::MAX; n];
         for (r, &i) in popular.iter().enumerate() {
             tie_rank[i as usize] = r as u32;
         }
-        let n_multi = train.iter().filter(|o| o.len() >= 2).count().max(1) as f64;
-        let prior = multi.iter().map(|&c| (config.prior * f64::from(c) / n_multi) as f32).collect();
+        let scale = config.prior / n_multi.max(1) as f64;
+        let prior = multi
+            .iter()
+            .map(|&c| (scale * f64::from(c)) as f32)
+            .collect();
         let skus = train.log().skus().map(Box::from).collect();
-        Ok(LearnedModel { offsets, targets, weights, counts: cc.item_counts().to_vec(), prior, tie_rank, popular, skus })
+        Ok(LearnedModel {
+            offsets,
+            targets,
+            weights,
+            prior,
+            tie_rank,
+            popular,
+            skus,
+        })
     }
 
-    /// Number of items.
+    /// The number of items (ids `0..n_items()`, those of the fitted log).
     pub fn n_items(&self) -> usize {
-        self.counts.len()
+        self.skus.len()
     }
 
-    /// Number of edges.
+    /// The number of edges kept.
     pub fn n_edges(&self) -> usize {
         self.targets.len()
     }
 
-    /// Out-edges of item `i`: targets sorted by id and weights.
+    /// The out-edges of item `i`: targets (sorted by id) and weights.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
     pub fn edges(&self, i: u32) -> (&[u32], &[f32]) {
-        let (a, b) = (self.offsets[i as usize] as usize, self.offsets[i as usize + 1] as usize);
+        let (a, b) = (
+            self.offsets[i as usize] as usize,
+            self.offsets[i as usize + 1] as usize,
+        );
         (&self.targets[a..b], &self.weights[a..b])
     }
 
     /// The SKU of an item.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
     pub fn sku(&self, i: u32) -> &str {
         &self.skus[i as usize]
     }
 
-    /// Fresh scratch space.
-    pub fn scratch(&self) -> Scratch {
-        Scratch { score: vec![0.0; self.n_items()], stamp: vec![0; self.n_items()], now: 0, touched: Vec::new(), cands: Vec::new() }
+    /// The prior score of item `i` (`prior * pop(i)`), 0 for unseen items.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
+    pub fn prior(&self, i: u32) -> f32 {
+        self.prior[i as usize]
     }
 
-    /// Writes the top-k for `cart` into `out`.
+    /// Items seen in training, most popular first (the tie and fill order).
+    pub fn popular(&self) -> &[u32] {
+        &self.popular
+    }
+
+    /// Fresh scratch space for [`recommend_into`](Self::recommend_into).
+    pub fn scratch(&self) -> Scratch {
+        let n = self.n_items();
+        Scratch {
+            score: vec![0.0; n],
+            seen: vec![0; n],
+            cart: vec![0; n],
+            now: 0,
+            touched: Vec::new(),
+            cands: Vec::new(),
+        }
+    }
+
+    /// Writes the top `k` for `cart` into `out` (appending): at most `k`
+    /// distinct items seen in training, none in the cart, best first.
+    ///
+    /// Cart items unknown to the model (ids `>= n_items()` or unseen in
+    /// training) are ignored. Costs O(cart size x max_edges + k log k) and
+    /// allocates nothing once `scratch` has warmed up; `scratch` must come
+    /// from this model ([`scratch`](Self::scratch)).
     pub fn recommend_into(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
-        s.next_stamp();
-        let cart_tag = s.now;
+        if k == 0 {
+            return;
+        }
+        debug_assert_eq!(s.seen.len(), self.n_items(), "scratch from another model");
+        let tag = s.next_tag();
         for &c in cart {
-            if let Some(st) = s.stamp.get_mut(c as usize) {
-                *st = cart_tag;
+            if let Some(m) = s.cart.get_mut(c as usize) {
+                *m = tag;
             }
         }
-        s.next_stamp();
-        let tag = s.now;
         for &i in cart {
             if (i as usize) >= self.n_items() {
                 continue;
             }
             let (t, w) = self.edges(i);
             for (&j, &wj) in t.iter().zip(w) {
-                let st = &mut s.stamp[j as usize];
-                if *st == cart_tag {
-                    continue;
-                }
-                if *st != tag {
-                    *st = tag;
-                    s.score[j as usize] = self.prior[j as usize];
+                let ju = j as usize;
+                if s.seen[ju] != tag {
+                    s.seen[ju] = tag;
+                    s.score[ju] = self.prior[ju];
                     s.touched.push(j);
                 }
-                s.score[j as usize] += wj;
+                s.score[ju] += wj;
             }
         }
         s.cands.clear();
         for &j in &s.touched {
-            s.cands.push((s.score[j as usize], self.tie_rank[j as usize], j));
+            if s.cart[j as usize] != tag {
+                s.cands.push(Cand {
+                    score: s.score[j as usize],
+                    rank: self.tie_rank[j as usize],
+                    item: j,
+                });
+            }
         }
         s.touched.clear();
-        // Untouched popular items score their prior only.
+        // Untouched items score their prior alone, which never increases
+        // along `popular`: the first k of them not in the cart are the only
+        // ones that can make the list.
         let mut added = 0;
         for &j in &self.popular {
-            if added >= k {
+            if added == k {
                 break;
             }
-            let st = s.stamp[j as usize];
-            if st != tag && st != cart_tag {
-                s.cands.push((self.prior[j as usize], self.tie_rank[j as usize], j));
+            if s.seen[j as usize] != tag && s.cart[j as usize] != tag {
+                s.cands.push(Cand {
+                    score: self.prior[j as usize],
+                    rank: self.tie_rank[j as usize],
+                    item: j,
+                });
                 added += 1;
             }
         }
-        let cmp = |a: &(f32, u32, u32), b: &(f32, u32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if s.cands.len() > k {
-            s.cands.select_nth_unstable_by(k - 1, cmp);
+            s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
             s.cands.truncate(k);
         }
-        s.cands.sort_unstable_by(cmp);
-        out.extend(s.cands.iter().map(|c| c.2));
+        s.cands.sort_unstable_by(Cand::cmp);
+        out.extend(s.cands.iter().map(|c| c.item));
     }
 }
 
-/// Per-call scratch space.
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    score: f32,
+    rank: u32,
+    item: u32,
+}
+
+impl Cand {
+    /// Best first: score descending, then tie rank ascending (ranks are
+    /// distinct for seen items, so the order is total).
+    fn cmp(a: &Cand, b: &Cand) -> std::cmp::Ordering {
+        b.score.total_cmp(&a.score).then(a.rank.cmp(&b.rank))
+    }
+}
+
+/// Per-call scratch space for [`LearnedModel::recommend_into`]: dense score
+/// and marker arrays (O(1) reset by tagging) and the touched list. About 12
+/// bytes per item. Reuse one per thread; it exists so that serving a cart
+/// allocates nothing.
 #[derive(Clone, Debug)]
 pub struct Scratch {
     score: Vec<f32>,
-    stamp: Vec<u32>,
+    seen: Vec<u32>,
+    cart: Vec<u32>,
     now: u32,
     touched: Vec<u32>,
-    cands: Vec<(f32, u32, u32)>,
+    cands: Vec<Cand>,
 }
 
 impl Scratch {
-    fn next_stamp(&mut self) {
+    fn next_tag(&mut self) -> u32 {
         self.now = self.now.wrapping_add(1);
         if self.now == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.cart.iter_mut().for_each(|s| *s = 0);
             self.now = 1;
         }
+        self.now
     }
 }
 
-/// A model with its scratch, as a [`Ranker`].
+/// A model with its scratch, as an evaluation [`Ranker`].
 #[derive(Debug)]
 pub struct LearnedRanker {
-    /// The model.
-    pub model: LearnedModel,
+    model: LearnedModel,
     scratch: Scratch,
 }
 
@@ -252,6 +523,11 @@ impl LearnedRanker {
         let scratch = model.scratch();
         LearnedRanker { model, scratch }
     }
+
+    /// The model.
+    pub fn model(&self) -> &LearnedModel {
+        &self.model
+    }
 }
 
 impl Ranker for LearnedRanker {
@@ -260,9 +536,15 @@ impl Ranker for LearnedRanker {
     }
 }
 
+/// `(source, target, weight)`.
 type Triple = (u32, u32, f32);
 
-fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], config: &LearnConfig) -> Vec<Triple> {
+fn keep(w: f64, pruning: Pruning) -> bool {
+    w.is_finite() && (w > 0.0 || (pruning == Pruning::Magnitude && w != 0.0))
+}
+
+/// The dense solver: one inverse of `G + Lambda` over the active items.
+fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], pruning: Pruning) -> Vec<Triple> {
     let m = active.len();
     let mut pos = vec![u32::MAX; cc.n_items()];
     for (p, &i) in active.iter().enumerate() {
@@ -279,36 +561,45 @@ fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], config: &LearnCon
             }
         }
     }
-    let Some(inv) = spd_inverse(&mut a, m) else { return Vec::new() };
+    // G + Lambda is positive definite for lambda > 0; a failure can only
+    // come from overflow to infinity, and then there is nothing to learn.
+    let Some(inv) = spd_inverse(&mut a, m) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for (q, &j) in active.iter().enumerate() {
-        if cc.count_of(j) < config.min_count {
-            continue;
-        }
-        let pjj = inv[q * m + q];
-        for (p, &i) in active.iter().enumerate() {
-            if p == q {
-                continue;
-            }
-            let w = -inv[p * m + q] / pjj;
-            if w > 0.0 || (config.keep_negative && w != 0.0) {
-                out.push((i, j, w as f32));
+    for (p, &i) in active.iter().enumerate() {
+        for (q, &j) in active.iter().enumerate() {
+            if p != q {
+                let w = -inv[p * m + q] / inv[q * m + q];
+                if keep(w, pruning) {
+                    out.push((i, j, w as f32));
+                }
             }
         }
     }
     out
 }
 
-fn local_edges(cc: &CoCounts, penalty: &[f64], config: &LearnConfig, threads: usize) -> Vec<Triple> {
+/// The local solver: one K x K ridge regression per target, in parallel.
+fn local_edges(
+    cc: &CoCounts,
+    penalty: &[f64],
+    config: &LearnConfig,
+    threads: usize,
+) -> Vec<Triple> {
     let n = cc.n_items();
-    let k = config.neighbours.max(1);
+    let k = config.neighbours;
     let work: Vec<u64> = (0..n as u32)
         .map(|j| {
             let d = cc.neighbours(j).0.len().min(k) as u64;
-            if cc.count_of(j) >= config.min_count { d * d * d / 3 + d * d * 8 + 1 } else { 0 }
+            d * d * d / 6 + d * d + 1
         })
         .collect();
-    let ranges = split_by_work(&work, threads.max(1));
+    let total: u64 = work.iter().sum();
+    // Below about a millisecond of work, a second thread costs more than it
+    // saves (rough estimate, not measured finely).
+    let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
+    let ranges = split_by_work(&work, threads);
     let lookup = PairLookup::new(cc, HUB_ITEMS);
     let lookup = &lookup;
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
@@ -319,23 +610,18 @@ fn local_edges(cc: &CoCounts, penalty: &[f64], config: &LearnConfig, threads: us
         let mut a: Vec<f64> = Vec::new();
         for j in range {
             let j = j as u32;
-            if cc.count_of(j) < config.min_count {
-                continue;
-            }
             let (t, c) = cc.neighbours(j);
-            if t.is_empty() {
-                continue;
-            }
             cand.clear();
             for (&i, &cij) in t.iter().zip(c) {
-                if cij < config.min_pair_count {
-                    continue;
+                if cij >= config.min_pair_count {
+                    let key = match config.rank {
+                        NeighbourRank::Count => f64::from(cij),
+                        NeighbourRank::CountOverSqrt => {
+                            f64::from(cij) / f64::from(cc.count_of(i)).sqrt()
+                        }
+                    };
+                    cand.push((key, i));
                 }
-                let key = match config.rank {
-                    NeighbourRank::Count => f64::from(cij),
-                    NeighbourRank::CountOverSqrt => f64::from(cij) / f64::from(cc.count_of(i)).sqrt(),
-                };
-                cand.push((key, i));
             }
             if cand.is_empty() {
                 continue;
@@ -365,9 +651,8 @@ fn local_edges(cc: &CoCounts, penalty: &[f64], config: &LearnConfig, threads: us
                 continue;
             }
             for (p, &i) in nb.iter().enumerate() {
-                let w = rhs[p];
-                if w > 0.0 || (config.keep_negative && w != 0.0) {
-                    out.push((i, j, w as f32));
+                if keep(rhs[p], config.pruning) {
+                    out.push((i, j, rhs[p] as f32));
                 }
             }
         }
@@ -377,20 +662,19 @@ fn local_edges(cc: &CoCounts, penalty: &[f64], config: &LearnConfig, threads: us
         return block(0..n);
     }
     std::thread::scope(|s| {
-        let hs: Vec<_> = ranges[1..].iter().cloned().map(|r| s.spawn(|| block(r))).collect();
+        let hs: Vec<_> = ranges[1..]
+            .iter()
+            .cloned()
+            .map(|r| s.spawn(move || block(r)))
+            .collect();
         let mut all = block(ranges[0].clone());
         for h in hs {
+            // A panic in a worker is a bug here, not bad input: propagate.
             all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         }
         all
     })
 }
-
-/// The most frequent items whose pair counts are copied into a dense
-/// `HUB_ITEMS x HUB_ITEMS` table (16 MiB of `u32` at most): lookups between
-/// two of them, the common case inside a neighbourhood, are then one load
-/// instead of a binary search in a row of thousands.
-const HUB_ITEMS: usize = 2048;
 
 /// `c(a, b)` lookups: dense among the hub items, binary search in the
 /// shorter row otherwise.
@@ -422,7 +706,12 @@ impl<'a> PairLookup<'a> {
                 }
             }
         }
-        PairLookup { cc, hub_pos, hub, h }
+        PairLookup {
+            cc,
+            hub_pos,
+            hub,
+            h,
+        }
     }
 
     #[inline]
@@ -431,9 +720,7 @@ impl<'a> PairLookup<'a> {
         if pa != u32::MAX && pb != u32::MAX {
             return self.hub[pa as usize * self.h + pb as usize];
         }
-        let (ta, _) = self.cc.neighbours(a);
-        let (tb, _) = self.cc.neighbours(b);
-        if ta.len() <= tb.len() {
+        if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
             self.cc.pair(a, b)
         } else {
             self.cc.pair(b, a)
@@ -441,8 +728,15 @@ impl<'a> PairLookup<'a> {
     }
 }
 
-fn to_csr(n: usize, triples: Vec<Triple>, max_edges: usize) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
-    let mut start = vec![0u32; n + 1];
+/// Groups the triples by source, keeps each source's `max_edges` best by
+/// the pruning rule (ties by target id), and sorts each row by target.
+fn to_csr(
+    n: usize,
+    triples: Vec<Triple>,
+    max_edges: usize,
+    pruning: Pruning,
+) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+    let mut start = vec![0usize; n + 1];
     for &(i, _, _) in &triples {
         start[i as usize + 1] += 1;
     }
@@ -452,47 +746,78 @@ fn to_csr(n: usize, triples: Vec<Triple>, max_edges: usize) -> (Vec<u32>, Vec<u3
     let mut fill = start.clone();
     let mut grouped = vec![(0u32, 0f32); triples.len()];
     for &(i, j, w) in &triples {
-        grouped[fill[i as usize] as usize] = (j, w);
+        grouped[fill[i as usize]] = (j, w);
         fill[i as usize] += 1;
     }
+    drop(triples);
+    let key = |w: f32| {
+        if pruning == Pruning::Magnitude {
+            w.abs()
+        } else {
+            w
+        }
+    };
+    let cmp = |x: &(u32, f32), y: &(u32, f32)| key(y.1).total_cmp(&key(x.1)).then(x.0.cmp(&y.0));
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
     let mut targets = Vec::new();
     let mut weights = Vec::new();
     for i in 0..n {
-        let row = &mut grouped[start[i] as usize..start[i + 1] as usize];
-        let cmp = |x: &(u32, f32), y: &(u32, f32)| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0));
-        let keep = if row.len() > max_edges {
+        let row = &mut grouped[start[i]..start[i + 1]];
+        let kept = if row.len() > max_edges {
             row.select_nth_unstable_by(max_edges - 1, cmp);
             max_edges
         } else {
             row.len()
         };
-        let row = &mut row[..keep];
+        let row = &mut row[..kept];
         row.sort_unstable_by_key(|x| x.0);
         targets.extend(row.iter().map(|x| x.0));
         weights.extend(row.iter().map(|x| x.1));
-        offsets.push(targets.len() as u32);
+        // At most n * max_edges edges; n <= MAX_ITEMS, and a row keeps at
+        // most the triples of one target each, so this fits unless a
+        // catalog of billions keeps hundreds of edges each.
+        offsets.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
     }
     (offsets, targets, weights)
 }
 
-/// Solves `A x = b` for symmetric positive definite `A` (row-major, n x n,
-/// overwritten by its Cholesky factor); `b` becomes `x`. False if `A` is not
+/// In-place lower Cholesky factor of a symmetric positive definite matrix
+/// (row-major, n x n; the lower triangle is read and overwritten). False if
+/// a pivot is not positive and finite.
+fn cholesky(a: &mut [f64], n: usize) -> bool {
+    for j in 0..n {
+        let (row_j, below) = a[j * n..].split_at_mut(n);
+        let d = row_j[j] - row_j[..j].iter().map(|x| x * x).sum::<f64>();
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let d = d.sqrt();
+        row_j[j] = d;
+        let lj = &row_j[..j];
+        for row_i in below.chunks_exact_mut(n) {
+            let s: f64 = row_i[..j].iter().zip(lj).map(|(x, y)| x * y).sum();
+            row_i[j] = (row_i[j] - s) / d;
+        }
+    }
+    true
+}
+
+/// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
+/// overwritten by its factor); `b` becomes `x`. False if `A` is not
 /// positive definite.
 fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     if !cholesky(a, n) {
         return false;
     }
-    // L y = b
     for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= a[i * n + k] * b[k];
-        }
-        b[i] = s / a[i * n + i];
+        let s: f64 = a[i * n..i * n + i]
+            .iter()
+            .zip(&b[..i])
+            .map(|(x, y)| x * y)
+            .sum();
+        b[i] = (b[i] - s) / a[i * n + i];
     }
-    // L^T x = y
     for i in (0..n).rev() {
         let mut s = b[i];
         for k in i + 1..n {
@@ -503,62 +828,370 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     true
 }
 
-/// In-place lower Cholesky factor (row-major, lower triangle used).
-fn cholesky(a: &mut [f64], n: usize) -> bool {
-    for j in 0..n {
-        let (head, tail) = a.split_at_mut(j * n);
-        let row_j = &mut tail[..n];
-        let mut d = row_j[j];
-        for k in 0..j {
-            d -= row_j[k] * row_j[k];
-        }
-        if !(d > 0.0) || !d.is_finite() {
-            return false;
-        }
-        let d = d.sqrt();
-        row_j[j] = d;
-        let _ = head;
-        for i in j + 1..n {
-            let (upper, lower) = a.split_at_mut(i * n);
-            let rj = &upper[j * n..j * n + j];
-            let ri = &mut lower[..n];
-            let mut s = ri[j];
-            for k in 0..j {
-                s -= ri[k] * rj[k];
-            }
-            ri[j] = s / d;
-        }
-    }
-    true
-}
-
-/// Inverse of an SPD matrix via Cholesky; `a` is destroyed.
+/// The inverse of a symmetric positive definite matrix by Cholesky
+/// (`A^-1 = L^-T L^-1`); `a` is destroyed. About n^3 flops.
 fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     if !cholesky(a, n) {
         return None;
     }
-    // inv = L^-T L^-1. Compute Linv (lower), then inv = Linv^T Linv.
-    let mut linv = vec![0.0f64; n * n];
-    for i in 0..n {
-        linv[i * n + i] = 1.0 / a[i * n + i];
-        for j in 0..i {
-            let mut s = 0.0;
-            for k in j..i {
-                s -= a[i * n + k] * linv[k * n + j];
-            }
-            linv[i * n + j] = s / a[i * n + i];
+    // Linv, stored transposed (row j of `lt` = column j of L^-1), so that
+    // both loops below run over contiguous memory.
+    let mut lt = vec![0.0f64; n * n];
+    for j in 0..n {
+        lt[j * n + j] = 1.0 / a[j * n + j];
+        for i in j + 1..n {
+            let s: f64 = a[i * n + j..i * n + i]
+                .iter()
+                .zip(&lt[j * n + j..j * n + i])
+                .map(|(x, y)| x * y)
+                .sum();
+            lt[j * n + i] = -s / a[i * n + i];
         }
     }
+    // inv[i][j] = sum_k Linv[k][i] Linv[k][j] = dot(lt row i, lt row j)
+    // over k >= max(i, j).
     let mut inv = vec![0.0f64; n * n];
     for i in 0..n {
         for j in 0..=i {
-            let mut s = 0.0;
-            for k in i..n {
-                s += linv[k * n + i] * linv[k * n + j];
-            }
+            let s: f64 = lt[i * n + i..(i + 1) * n]
+                .iter()
+                .zip(&lt[j * n + i..(j + 1) * n])
+                .map(|(x, y)| x * y)
+                .sum();
             inv[i * n + j] = s;
             inv[j * n + i] = s;
         }
     }
     Some(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrderLog;
+    use proptest::prelude::*;
+
+    fn matmul(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; n * n];
+        for i in 0..n {
+            for k in 0..n {
+                for j in 0..n {
+                    c[i * n + j] += a[i * n + k] * b[k * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    fn spd(n: usize, seed: u64) -> Vec<f64> {
+        // B^T B + I from a small deterministic generator.
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut b = vec![0.0; n * n];
+        for v in &mut b {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *v = ((x >> 33) % 1000) as f64 / 500.0 - 1.0;
+        }
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|k| b[k * n + i] * b[k * n + j]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn inverse_and_solve_match() {
+        for n in [1, 2, 5, 17] {
+            let a = spd(n, n as u64);
+            let inv = spd_inverse(&mut a.clone(), n).unwrap();
+            let id = matmul(&a, &inv, n);
+            for i in 0..n {
+                for j in 0..n {
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!(
+                        (id[i * n + j] - want).abs() < 1e-9,
+                        "n={n} ({i},{j}) {}",
+                        id[i * n + j]
+                    );
+                }
+            }
+            let b: Vec<f64> = (0..n).map(|i| i as f64 - 1.5).collect();
+            let mut x = b.clone();
+            assert!(cholesky_solve(&mut a.clone(), n, &mut x));
+            for i in 0..n {
+                let ax: f64 = (0..n).map(|k| a[i * n + k] * x[k]).sum();
+                assert!((ax - b[i]).abs() < 1e-9);
+            }
+        }
+        assert!(!cholesky(&mut [-1.0], 1));
+    }
+
+    /// EASE by its textbook formula on a tiny log.
+    fn ease_reference(log: &OrderLog, lambda: &[f64]) -> Vec<Vec<f64>> {
+        let n = log.n_items();
+        let mut g = vec![0.0; n * n];
+        for o in log.orders() {
+            for &i in o {
+                for &j in o {
+                    g[i as usize * n + j as usize] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            g[i * n + i] += lambda[i];
+        }
+        let p = spd_inverse(&mut g, n).unwrap();
+        (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        if i == j {
+                            0.0
+                        } else {
+                            -p[i * n + j] / p[j * n + j]
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn small_log() -> OrderLog {
+        let orders: [&[&str]; 9] = [
+            &["a", "b", "c"],
+            &["a", "b"],
+            &["b", "c", "d"],
+            &["a", "c"],
+            &["d", "e"],
+            &["a", "b", "e"],
+            &["c", "d"],
+            &["b"],
+            &["a", "b", "c", "d"],
+        ];
+        let rows: Vec<(String, &str)> = orders
+            .iter()
+            .enumerate()
+            .flat_map(|(o, s)| s.iter().map(move |x| (o.to_string(), *x)))
+            .collect();
+        OrderLog::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn dense_solver_is_ease() {
+        let log = small_log();
+        let c = LearnConfig {
+            lambda: 0.7,
+            rho: 0.5,
+            ..LearnConfig::default()
+        };
+        let model = LearnedModel::fit(log.view(), &c).unwrap();
+        let counts = log.view().item_counts();
+        let lambda: Vec<f64> = counts.iter().map(|&x| 0.7 + 0.5 * f64::from(x)).collect();
+        let b = ease_reference(&log, &lambda);
+        for i in 0..log.n_items() as u32 {
+            let (t, w) = model.edges(i);
+            for (&j, &wj) in t.iter().zip(w) {
+                assert!((f64::from(wj) - b[i as usize][j as usize]).abs() < 1e-6);
+            }
+            let nonzero = b[i as usize].iter().filter(|x| **x != 0.0).count();
+            assert_eq!(t.len(), nonzero);
+        }
+    }
+
+    #[test]
+    fn local_solver_with_all_neighbours_is_ease() {
+        // With K >= n - 1 and every pair kept, each local regression is the
+        // full one, so the local solver must reproduce EASE exactly.
+        let log = small_log();
+        let c = LearnConfig {
+            solver: Solver::Local,
+            min_pair_count: 1,
+            neighbours: 8,
+            lambda: 1.5,
+            rho: 0.0,
+            ..LearnConfig::default()
+        };
+        let model = LearnedModel::fit(log.view(), &c).unwrap();
+        let b = ease_reference(&log, &vec![1.5; log.n_items()]);
+        let cc = CoCounts::count(log.view(), 1).unwrap();
+        for i in 0..log.n_items() as u32 {
+            let (t, w) = model.edges(i);
+            for (&j, &wj) in t.iter().zip(w) {
+                assert!(cc.pair(i, j) > 0);
+                // Regressors of j are the items co-occurring with it; EASE's
+                // weight from a never co-occurring item is not zero, so only
+                // compare where j's neighbourhood is all other items.
+                if cc.neighbours(j).0.len() + 1 == log.n_items() {
+                    assert!(
+                        (f64::from(wj) - b[i as usize][j as usize]).abs() < 1e-6,
+                        "{i}->{j}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_threads() {
+        let log = small_log();
+        let c = LearnConfig {
+            solver: Solver::Local,
+            min_pair_count: 1,
+            ..LearnConfig::default()
+        };
+        let m1 = LearnedModel::fit(
+            log.view(),
+            &LearnConfig {
+                threads: 1,
+                ..c.clone()
+            },
+        )
+        .unwrap();
+        let m3 = LearnedModel::fit(log.view(), &LearnConfig { threads: 3, ..c }).unwrap();
+        assert_eq!(
+            (&m1.offsets, &m1.targets, &m1.weights),
+            (&m3.offsets, &m3.targets, &m3.weights)
+        );
+    }
+
+    #[test]
+    fn bad_config_is_rejected() {
+        let log = small_log();
+        for (c, field) in [
+            (
+                LearnConfig {
+                    lambda: 0.0,
+                    ..LearnConfig::default()
+                },
+                "lambda",
+            ),
+            (
+                LearnConfig {
+                    rho: f64::NAN,
+                    ..LearnConfig::default()
+                },
+                "rho",
+            ),
+            (
+                LearnConfig {
+                    prior: -1.0,
+                    ..LearnConfig::default()
+                },
+                "prior",
+            ),
+            (
+                LearnConfig {
+                    neighbours: 0,
+                    ..LearnConfig::default()
+                },
+                "neighbours",
+            ),
+            (
+                LearnConfig {
+                    max_edges: 0,
+                    ..LearnConfig::default()
+                },
+                "max_edges",
+            ),
+            (
+                LearnConfig {
+                    dense_max_items: MAX_DENSE_ITEMS + 1,
+                    ..LearnConfig::default()
+                },
+                "dense_max_items",
+            ),
+        ] {
+            match LearnedModel::fit(log.view(), &c) {
+                Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_cart_gets_popularity_and_unknown_items_are_ignored() {
+        let log = small_log();
+        let model = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
+        let mut s = model.scratch();
+        let mut out = Vec::new();
+        model.recommend_into(&mut s, &[], 3, &mut out);
+        assert_eq!(out, model.popular()[..3].to_vec());
+        out.clear();
+        model.recommend_into(&mut s, &[u32::MAX, 999], 3, &mut out);
+        assert_eq!(out, model.popular()[..3].to_vec());
+        out.clear();
+        model.recommend_into(&mut s, &[0], 0, &mut out);
+        assert!(out.is_empty());
+    }
+
+    /// Brute force: score every seen item, sort everything.
+    fn reference_topk(model: &LearnedModel, cart: &[u32], k: usize) -> Vec<u32> {
+        let n = model.n_items();
+        let mut score: Vec<f32> = (0..n as u32).map(|j| model.prior(j)).collect();
+        for &i in cart {
+            if (i as usize) < n {
+                let (t, w) = model.edges(i);
+                for (&j, &wj) in t.iter().zip(w) {
+                    score[j as usize] += wj;
+                }
+            }
+        }
+        let mut c: Vec<Cand> = model
+            .popular()
+            .iter()
+            .filter(|j| !cart.contains(j))
+            .map(|&j| Cand {
+                score: score[j as usize],
+                rank: model.tie_rank[j as usize],
+                item: j,
+            })
+            .collect();
+        c.sort_by(Cand::cmp);
+        c.into_iter().take(k).map(|c| c.item).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn topk_is_valid_and_matches_brute_force(
+            rows in prop::collection::vec((0u8..20, 0u8..12), 2..120),
+            carts in prop::collection::vec(prop::collection::vec(0u32..14, 0..6), 1..8),
+            k in 1usize..8,
+            local in any::<bool>(),
+        ) {
+            let rows: Vec<(String, String)> = rows.iter().map(|(o, s)| (o.to_string(), format!("s{s}"))).collect();
+            let log = OrderLog::from_rows(rows).unwrap();
+            let mut c = LearnConfig::default();
+            if local {
+                c.solver = Solver::Local;
+                c.min_pair_count = 1;
+                c.neighbours = 3;
+                c.max_edges = 4;
+            }
+            let model = LearnedModel::fit(log.view(), &c).unwrap();
+            let mut s = model.scratch();
+            for mut cart in carts {
+                cart.sort_unstable();
+                cart.dedup();
+                let mut out = Vec::new();
+                model.recommend_into(&mut s, &cart, k, &mut out);
+                prop_assert!(out.len() <= k);
+                let mut seen = std::collections::BTreeSet::new();
+                for &j in &out {
+                    prop_assert!(!cart.contains(&j), "cart item {} recommended", j);
+                    prop_assert!(seen.insert(j), "duplicate {}", j);
+                    prop_assert!(model.tie_rank[j as usize] != u32::MAX, "unseen item");
+                }
+                let seen_not_in_cart = model.popular().iter().filter(|j| !cart.contains(j)).count();
+                prop_assert_eq!(out.len(), k.min(seen_not_in_cart));
+                prop_assert_eq!(out, reference_topk(&model, &cart, k));
+            }
+        }
+    }
 }

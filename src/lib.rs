@@ -11,12 +11,14 @@ pub mod orders;
 pub mod product;
 
 pub use cooc::CoCounts;
+pub use eval::{Evaluation, MethodReport, Ranker};
 pub use error::{Error, Result, SkuContext};
 pub use id::{CategoryId, FamilyId, FeatureId, ProductId};
 pub use orders::{
     LoadReport, OnMalformed, OrderLog, OrderLogBuilder, Orders, OrdersView, ReadOptions,
     MAX_ITEMS_PER_ORDER,
 };
+pub use learn::{LearnConfig, LearnedModel, LearnedRanker};
 pub use product::{Money, Product};
 
 /// The most products one catalog may hold (ids are `u32`; the cap leaves
