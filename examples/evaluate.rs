@@ -87,7 +87,6 @@ fn parse_config(spec: &str) -> Result<LearnConfig, String> {
         match key {
             "lambda" => c.lambda = num()?,
             "rho" => c.rho = num()?,
-            "share" => c.rho_share = num()?,
             "k" => c.neighbours = num()? as usize,
             "m" => c.max_edges = num()? as usize,
             "prior" => c.prior = num()?,
@@ -233,9 +232,18 @@ fn variants() -> Vec<(&'static str, &'static str, Tweak)> {
         ("learned_local", "variant: local solver at any size", |c| {
             c.solver = Solver::Local
         }),
-        ("learned_k16", "variant: 16 neighbours (faster)", |c| {
+        ("learned_k16", "variant: 16 neighbours (faster fit)", |c| {
             c.neighbours = 16
         }),
+        (
+            "learned_ease200",
+            "variant: EASE's lambda 200, no rho, no prior",
+            |c| {
+                c.lambda = 200.0;
+                c.rho = 0.0;
+                c.prior = 0.0;
+            },
+        ),
     ]
 }
 

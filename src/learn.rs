@@ -135,20 +135,17 @@ pub enum Pruning {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct LearnConfig {
-    /// Absolute ridge penalty, added to every item's. Default 20. Must be
+    /// Absolute ridge penalty, added to every item's. Default 50. Must be
     /// finite and > 0 (it keeps every system positive definite).
     pub lambda: f64,
     /// Ridge penalty per order containing the item: `Lambda_i = lambda +
-    /// rho * c(i)`. Default 1.0 (input dropout with probability 1/2). Finite,
+    /// rho * c(i)`. Default 0.1 (input dropout with probability 1/11). Finite,
     /// >= 0.
     pub rho: f64,
-    /// Ridge penalty per order containing the item, times the item's share
-    /// of orders: adds `rho_share * c(i)^2 / n_orders`. Default 0.
-    pub rho_share: f64,
     /// Weight of the popularity prior, in units of "share of multi-item
-    /// orders". Default 0.1. Finite, >= 0.
+    /// orders". Default 0.2. Finite, >= 0.
     pub prior: f64,
-    /// Regressors per target for the local solver (K). Default 32; cost
+    /// Regressors per target for the local solver (K). Default 48; cost
     /// grows as K^3 per target. 1..=[`MAX_NEIGHBOURS`].
     pub neighbours: usize,
     /// Out-edges kept per item (M). Default 256; a cart costs
@@ -177,9 +174,8 @@ impl Default for LearnConfig {
         LearnConfig {
             lambda: 50.0,
             rho: 0.1,
-            rho_share: 0.0,
             prior: 0.2,
-            neighbours: 32,
+            neighbours: 48,
             max_edges: 256,
             min_pair_count: 2,
             dense_max_items: 1024,
@@ -284,13 +280,12 @@ impl LearnedModel {
         };
         let cc = CoCounts::count(train, threads)?;
         let n = cc.n_items();
-        let n_orders = train.len().max(1) as f64;
         let penalty: Vec<f64> = cc
             .item_counts()
             .iter()
             .map(|&c| {
                 let c = f64::from(c);
-                config.lambda + config.rho * c + config.rho_share * c * c / n_orders
+                config.lambda + config.rho * c
             })
             .collect();
         let active: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
@@ -604,8 +599,8 @@ fn local_edges(
     let lookup = &lookup;
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
-        let mut cand: Vec<(f64, u32)> = Vec::new();
-        let mut nb: Vec<u32> = Vec::new();
+        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
+        let mut nb: Vec<(u32, u32)> = Vec::new();
         let mut rhs: Vec<f64> = Vec::new();
         let mut a: Vec<f64> = Vec::new();
         for j in range {
@@ -620,37 +615,57 @@ fn local_edges(
                             f64::from(cij) / f64::from(cc.count_of(i)).sqrt()
                         }
                     };
-                    cand.push((key, i));
+                    cand.push((key, i, cij));
                 }
             }
             if cand.is_empty() {
                 continue;
             }
-            let cmp = |x: &(f64, u32), y: &(f64, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+            let cmp =
+                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
             if cand.len() > k {
                 cand.select_nth_unstable_by(k - 1, cmp);
                 cand.truncate(k);
             }
             nb.clear();
-            nb.extend(cand.iter().map(|x| x.1));
+            nb.extend(cand.iter().map(|x| (x.1, x.2)));
             nb.sort_unstable();
             let d = nb.len();
             a.clear();
             a.resize(d * d, 0.0);
             rhs.clear();
-            for (p, &i) in nb.iter().enumerate() {
+            for p in 0..d {
+                let (i, cij) = nb[p];
                 a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
-                rhs.push(f64::from(lookup.get(i, j)));
-                for q in p + 1..d {
-                    let v = f64::from(lookup.get(i, nb[q]));
-                    a[p * d + q] = v;
-                    a[q * d + p] = v;
+                rhs.push(f64::from(cij));
+                if lookup.is_hub(i) {
+                    // Pairs with another hub item come from the table; pairs
+                    // with a non-hub item are filled from that item's side.
+                    for q in p + 1..d {
+                        let b = nb[q].0;
+                        if lookup.is_hub(b) {
+                            let v = f64::from(lookup.get(i, b));
+                            a[p * d + q] = v;
+                            a[q * d + p] = v;
+                        }
+                    }
+                } else {
+                    // A non-hub row is short: one galloping pass over it
+                    // finds every neighbour (both lists sorted by id).
+                    let (ti, ci) = cc.neighbours(i);
+                    gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
+                        if q != p {
+                            let v = f64::from(v);
+                            a[p * d + q] = v;
+                            a[q * d + p] = v;
+                        }
+                    });
                 }
             }
             if !cholesky_solve(&mut a, d, &mut rhs) {
                 continue;
             }
-            for (p, &i) in nb.iter().enumerate() {
+            for (p, &(i, _)) in nb.iter().enumerate() {
                 if keep(rhs[p], config.pruning) {
                     out.push((i, j, rhs[p] as f32));
                 }
@@ -715,6 +730,11 @@ impl<'a> PairLookup<'a> {
     }
 
     #[inline]
+    fn is_hub(&self, a: u32) -> bool {
+        self.hub_pos[a as usize] != u32::MAX
+    }
+
+    #[inline]
     fn get(&self, a: u32, b: u32) -> u32 {
         let (pa, pb) = (self.hub_pos[a as usize], self.hub_pos[b as usize]);
         if pa != u32::MAX && pb != u32::MAX {
@@ -724,6 +744,38 @@ impl<'a> PairLookup<'a> {
             self.cc.pair(a, b)
         } else {
             self.cc.pair(b, a)
+        }
+    }
+}
+
+/// For each key of the ascending `keys` found in the ascending `targets`,
+/// calls `found(position in keys, matching count)`. Exponential search from
+/// the last match: O(keys x log(gap)).
+fn gallop_join(
+    targets: &[u32],
+    counts: &[u32],
+    keys: impl Iterator<Item = u32>,
+    mut found: impl FnMut(usize, u32),
+) {
+    let mut lo = 0usize;
+    for (q, b) in keys.enumerate() {
+        let mut step = 1usize;
+        let mut hi = lo;
+        while hi < targets.len() && targets[hi] < b {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let end = (hi + 1).min(targets.len());
+        if lo >= end {
+            break;
+        }
+        match targets[lo..end].binary_search(&b) {
+            Ok(x) => {
+                found(q, counts[lo + x]);
+                lo += x + 1;
+            }
+            Err(x) => lo += x,
         }
     }
 }
@@ -1034,6 +1086,30 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn gallop_join_finds_exactly_the_common_keys() {
+        let targets: Vec<u32> = (0..200).filter(|x| x % 3 != 0).collect();
+        let counts: Vec<u32> = targets.iter().map(|x| x * 10).collect();
+        for keys in [
+            vec![],
+            vec![0, 1, 2, 3],
+            vec![5, 50, 150, 199, 250],
+            (0..260).step_by(7).collect::<Vec<u32>>(),
+        ] {
+            let mut got = Vec::new();
+            gallop_join(&targets, &counts, keys.iter().copied(), |q, v| {
+                got.push((q, v))
+            });
+            let want: Vec<(usize, u32)> = keys
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| targets.binary_search(k).is_ok())
+                .map(|(q, k)| (q, k * 10))
+                .collect();
+            assert_eq!(got, want, "keys {keys:?}");
         }
     }
 
