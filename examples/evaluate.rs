@@ -343,7 +343,36 @@ fn to_markdown(
             r.note, m.fit_seconds, m.micros_per_cart, m.hr, m.mrr, m.coverage
         );
     }
+    let mut summary = String::new();
     if let Some(md) = peers {
+        let (mut best_hr, mut best_mrr) = (0.0f64, 0.0f64);
+
+        for line in peer_rows(md, dataset) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if let (Some(h), Some(m)) = (cells.get(4), cells.get(5)) {
+                best_hr = best_hr.max(h.parse().unwrap_or(0.0));
+                best_mrr = best_mrr.max(m.parse().unwrap_or(0.0));
+            }
+        }
+        if let Some(d) = rows.iter().find(|r| r.default) {
+            let pct = |x: f64, best: f64| {
+                if best > 0.0 {
+                    format!("{:+.1}%", (x / best - 1.0) * 100.0)
+                } else {
+                    "n/a".into()
+                }
+            };
+            // One machine-readable line that scripts/evaluation.sh gathers
+            // into the summary table.
+            summary = format!(
+                "<!-- summary: | {dataset} | {} | {:.4} | {best_hr:.4} | {} | {:.4} | {best_mrr:.4} | {} | -->\n",
+                eval.n_cases(),
+                d.report.hr,
+                pct(d.report.hr, best_hr),
+                d.report.mrr,
+                pct(d.report.mrr, best_mrr)
+            );
+        }
         for line in peer_rows(md, dataset) {
             // EVAL.md columns: method | params | fit s | µs/case | HR | MRR | coverage
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
@@ -362,5 +391,6 @@ fn to_markdown(
         }
     }
     s.push('\n');
+    s.push_str(&summary);
     s
 }

@@ -27,7 +27,7 @@
 //! inverted index while counting and 12 bytes per item per thread for the
 //! accumulator. The number of distinct pairs is at most the number of pair
 //! occurrences, sum of m(m-1)/2 over orders. A row or total above `u32`
-//! offsets is an [`Error::CapExceeded`](crate::Error::CapExceeded).
+//! offsets is an [`Error::CapExceeded`].
 
 use crate::error::{Error, Result};
 use crate::orders::OrdersView;
