@@ -39,7 +39,8 @@
 //! * **Local** (any size): `N` = the [`LearnConfig::neighbours`] items that
 //!   co-occur most with `j` (at least [`LearnConfig::min_pair_count`]
 //!   times), a K x K system per target, solved in parallel. O(n K^3) time,
-//!   O(n K) memory for the edges, plus the sparse pair counts
+//!   O(n K) memory for the edges (12 bytes per (target, regressor) weight
+//!   before pruning, 8 bytes per kept edge), plus the sparse pair counts
 //!   ([`CoCounts`]) and a dense table of pair counts among the
 //!   [`HUB_ITEMS`] most frequent items. No n x n matrix.
 //!
@@ -295,7 +296,7 @@ impl LearnedModel {
         } else {
             local_edges(&cc, &penalty, config, threads)
         };
-        let (offsets, targets, weights) = to_csr(n, triples, config.max_edges, config.pruning);
+        let (offsets, targets, weights) = to_csr(n, triples, config.max_edges, config.pruning)?;
 
         // Popularity among the orders a missing-item question can come
         // from: those with at least two items.
@@ -787,7 +788,7 @@ fn to_csr(
     triples: Vec<Triple>,
     max_edges: usize,
     pruning: Pruning,
-) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+) -> Result<(Vec<u32>, Vec<u32>, Vec<f32>)> {
     let mut start = vec![0usize; n + 1];
     for &(i, _, _) in &triples {
         start[i as usize + 1] += 1;
@@ -826,12 +827,14 @@ fn to_csr(
         row.sort_unstable_by_key(|x| x.0);
         targets.extend(row.iter().map(|x| x.0));
         weights.extend(row.iter().map(|x| x.1));
-        // At most n * max_edges edges; n <= MAX_ITEMS, and a row keeps at
-        // most the triples of one target each, so this fits unless a
-        // catalog of billions keeps hundreds of edges each.
-        offsets.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
+        let end = u32::try_from(targets.len()).map_err(|_| Error::CapExceeded {
+            what: "learned edges",
+            cap: u64::from(u32::MAX),
+            got: targets.len() as u64,
+        })?;
+        offsets.push(end);
     }
-    (offsets, targets, weights)
+    Ok((offsets, targets, weights))
 }
 
 /// Dot product with four independent accumulators, so that the additions
