@@ -196,7 +196,8 @@ pub const MAX_NEIGHBOURS: usize = 512;
 pub const MAX_DENSE_ITEMS: usize = 4096;
 
 /// The most frequent items whose pair counts the local solver copies into a
-/// dense `HUB_ITEMS x HUB_ITEMS` table (16 MiB of `u32` at most): a lookup
+/// dense `HUB_ITEMS x HUB_ITEMS` table (8 MiB of `u16` at most, counts of
+/// 65535 or more looked up exactly): a lookup
 /// between two of them, the common case inside a neighbourhood, is then one
 /// load instead of a binary search in a row of thousands.
 pub const HUB_ITEMS: usize = 2048;
@@ -697,7 +698,7 @@ fn local_edges(
 struct PairLookup<'a> {
     cc: &'a CoCounts,
     hub_pos: Vec<u32>,
-    hub: Vec<u32>,
+    hub: Vec<u16>,
     h: usize,
 }
 
@@ -712,13 +713,13 @@ impl<'a> PairLookup<'a> {
         for (p, &i) in by_count.iter().enumerate() {
             hub_pos[i as usize] = p as u32;
         }
-        let mut hub = vec![0u32; h * h];
+        let mut hub = vec![0u16; h * h];
         for (p, &i) in by_count.iter().enumerate() {
             let (t, c) = cc.neighbours(i);
             for (&j, &cij) in t.iter().zip(c) {
                 let q = hub_pos[j as usize];
                 if q != u32::MAX {
-                    hub[p * h + q as usize] = cij;
+                    hub[p * h + q as usize] = u16::try_from(cij).unwrap_or(u16::MAX);
                 }
             }
         }
@@ -739,7 +740,12 @@ impl<'a> PairLookup<'a> {
     fn get(&self, a: u32, b: u32) -> u32 {
         let (pa, pb) = (self.hub_pos[a as usize], self.hub_pos[b as usize]);
         if pa != u32::MAX && pb != u32::MAX {
-            return self.hub[pa as usize * self.h + pb as usize];
+            let v = self.hub[pa as usize * self.h + pb as usize];
+            // u16 halves the table (and its cache misses); a saturated entry
+            // falls through to the exact lookup below.
+            if v != u16::MAX {
+                return u32::from(v);
+            }
         }
         if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
             self.cc.pair(a, b)
