@@ -362,6 +362,16 @@ impl LearnedModel {
         (&self.targets[a..b], &self.weights[a..b])
     }
 
+    /// Every edge as `(from, to, weight)`, by source then target id: the
+    /// form to remap onto catalog ids in one pass (look each item's SKU up
+    /// with [`sku`](Self::sku)).
+    pub fn triples(&self) -> impl Iterator<Item = (u32, u32, f32)> + '_ {
+        (0..self.n_items() as u32).flat_map(move |i| {
+            let (t, w) = self.edges(i);
+            t.iter().zip(w).map(move |(&j, &wj)| (i, j, wj))
+        })
+    }
+
     /// The SKU of an item.
     ///
     /// # Panics
@@ -1209,6 +1219,18 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn triples_list_every_edge() {
+        let log = small_log();
+        let model = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
+        let t: Vec<(u32, u32, f32)> = model.triples().collect();
+        assert_eq!(t.len(), model.n_edges());
+        assert!(t.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        assert!(t
+            .iter()
+            .all(|&(i, j, w)| i != j && w.is_finite() && w != 0.0));
     }
 
     #[test]
