@@ -42,7 +42,7 @@ const DENSE_SCAN_RATIO: usize = 12;
 /// Below this many pair increments (sum of m^2 over orders) counting stays
 /// on the calling thread: spawning costs tens of microseconds, which
 /// dominates small logs (bakery_breadbasket has about 40k).
-const THREAD_MIN_WORK: u64 = 1 << 20;
+const THREAD_MIN_WORK: u64 = 1 << 18;
 
 /// The most stored pair entries (both directions): offsets are `u32`.
 pub const MAX_PAIR_ENTRIES: usize = u32::MAX as usize;
@@ -138,7 +138,6 @@ impl CoCounts {
         } else {
             threads.max(1)
         };
-        let ranges = split_by_work(&work, threads);
         let row_block = |range: std::ops::Range<usize>| -> (Vec<u32>, Vec<u32>, Vec<u32>) {
             let mut acc = vec![0u32; n];
             // Branch-free "push if new": every item is written at `nt`, and
@@ -194,30 +193,7 @@ impl CoCounts {
             }
             (lens, targets, counts)
         };
-        let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = if ranges.len() == 1 {
-            vec![row_block(0..n)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = ranges
-                    .iter()
-                    .skip(1)
-                    .map(|r| {
-                        s.spawn({
-                            let r = r.clone();
-                            let f = &row_block;
-                            move || f(r)
-                        })
-                    })
-                    .collect();
-                let mut out = vec![row_block(ranges[0].clone())];
-                for h in handles {
-                    // A panic in a worker is a bug in this function, not bad
-                    // input: propagate it.
-                    out.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                }
-                out
-            })
-        };
+        let blocks: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = par_chunks(&work, threads, row_block);
         let total: usize = blocks.iter().map(|b| b.1.len()).sum();
         if total > MAX_PAIR_ENTRIES {
             return Err(Error::CapExceeded {
@@ -320,6 +296,49 @@ pub(crate) fn split_by_work(work: &[u64], parts: usize) -> Vec<std::ops::Range<u
     }
     ranges.push(start..n);
     ranges
+}
+
+/// Runs `f` over `0..work.len()` cut into contiguous chunks of about equal
+/// estimated work, on up to `threads` threads that each take the next chunk
+/// when done (so a misestimated chunk does not leave a core idle), and
+/// returns the results in chunk order: the output does not depend on the
+/// thread count or on scheduling.
+pub(crate) fn par_chunks<T, F>(work: &[u64], threads: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(std::ops::Range<usize>) -> T + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // 16 chunks per thread: enough to balance, few enough that per-chunk
+    // setup (a dense accumulator per chunk when counting) stays negligible.
+    let parts = if threads <= 1 { 1 } else { threads * 16 };
+    let ranges = split_by_work(work, parts);
+    if threads <= 1 || ranges.len() == 1 {
+        return ranges.into_iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut mine = Vec::new();
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            let Some(r) = ranges.get(c) else { break };
+            mine.push((c, f(r.clone())));
+        }
+        mine
+    };
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads.min(ranges.len()))
+            .map(|_| s.spawn(&worker))
+            .collect();
+        let mut all = worker();
+        for h in handles {
+            // A panic in a worker is a bug, not bad input: propagate it.
+            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    });
+    all.sort_unstable_by_key(|x| x.0);
+    all.into_iter().map(|x| x.1).collect()
 }
 
 /// The number of threads to fit with by default: the machine's available

@@ -90,7 +90,7 @@
 //!
 //! [`OrderLog`]: crate::OrderLog
 
-use crate::cooc::{default_threads, split_by_work, CoCounts};
+use crate::cooc::{default_threads, par_chunks, CoCounts};
 use crate::error::{Error, Result};
 use crate::eval::Ranker;
 use crate::orders::OrdersView;
@@ -689,7 +689,6 @@ fn local_edges(
     // Below about a millisecond of work, a second thread costs more than it
     // saves (rough estimate, not measured finely).
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    let ranges = split_by_work(&work, threads);
     let lookup = PairLookup::new(cc, HUB_ITEMS);
     let lookup = &lookup;
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
@@ -768,22 +767,10 @@ fn local_edges(
         }
         out
     };
-    if ranges.len() == 1 {
-        return block(0..n);
-    }
-    std::thread::scope(|s| {
-        let hs: Vec<_> = ranges[1..]
-            .iter()
-            .cloned()
-            .map(|r| s.spawn(move || block(r)))
-            .collect();
-        let mut all = block(ranges[0].clone());
-        for h in hs {
-            // A panic in a worker is a bug here, not bad input: propagate.
-            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        all
-    })
+    par_chunks(&work, threads, block)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// `c(a, b)` lookups: dense among the hub items, binary search in the
