@@ -328,7 +328,7 @@ where
     };
     let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..threads.min(ranges.len()))
-            .map(|_| s.spawn(&worker))
+            .map(|_| s.spawn(worker))
             .collect();
         let mut all = worker();
         for h in handles {
