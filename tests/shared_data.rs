@@ -6,6 +6,8 @@
 //! The data lives outside the crate (`../shared/data` from the repository
 //! root); when it is absent the tests print a message and pass.
 
+#![cfg(feature = "csv")]
+
 use std::path::PathBuf;
 
 use cartwise::eval::{CoOccurrence, Evaluation, Popularity, Similarity};
