@@ -715,6 +715,49 @@ pub(crate) fn split_by_work(work: &[u64], parts: usize) -> Vec<Range<usize>> {
     ranges
 }
 
+/// Runs `f` over `0..work.len()` cut into contiguous chunks of about equal
+/// estimated work, on up to `threads` threads that each take the next chunk
+/// when done (so a misestimated chunk does not leave a core idle), and
+/// returns the results in chunk order: the output does not depend on the
+/// thread count or on scheduling.
+pub(crate) fn par_chunks<T, F>(work: &[u64], threads: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(std::ops::Range<usize>) -> T + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // 16 chunks per thread: enough to balance, few enough that per-chunk
+    // setup (a dense accumulator per chunk when counting) stays negligible.
+    let parts = if threads <= 1 { 1 } else { threads * 16 };
+    let ranges = split_by_work(work, parts);
+    if threads <= 1 || ranges.len() == 1 {
+        return ranges.into_iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut mine = Vec::new();
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            let Some(r) = ranges.get(c) else { break };
+            mine.push((c, f(r.clone())));
+        }
+        mine
+    };
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads.min(ranges.len()))
+            .map(|_| s.spawn(worker))
+            .collect();
+        let mut all = worker();
+        for h in handles {
+            // A panic in a worker is a bug, not bad input: propagate it.
+            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    });
+    all.sort_unstable_by_key(|x| x.0);
+    all.into_iter().map(|x| x.1).collect()
+}
+
 /// The number of threads to fit with by default: the machine's available
 /// parallelism, at most 8 (counting is memory-bound past that; not measured
 /// beyond 2 cores).

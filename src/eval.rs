@@ -489,11 +489,18 @@ impl Ranker for CoOccurrence {
         let taken = &self.taken;
         self.touched
             .retain(|&j| !taken.contains(j) && score[j as usize] > 0.0);
-        self.touched.sort_unstable_by(|&a, &b| {
-            score[b as usize]
-                .total_cmp(&score[a as usize])
-                .then(rank[a as usize].cmp(&rank[b as usize]))
-        });
+        // (score desc, SKU asc) is a total order, so selecting the k best
+        // first and sorting only them gives the same list as a full sort.
+        let cmp = |a: &u32, b: &u32| {
+            score[*b as usize]
+                .total_cmp(&score[*a as usize])
+                .then(rank[*a as usize].cmp(&rank[*b as usize]))
+        };
+        if self.touched.len() > k && k > 0 {
+            self.touched.select_nth_unstable_by(k - 1, cmp);
+            self.touched.truncate(k);
+        }
+        self.touched.sort_unstable_by(cmp);
         for &j in self.touched.iter().take(k) {
             out.push(j);
             self.taken.insert(j);

@@ -16,6 +16,7 @@ pub mod graph;
 pub mod id;
 pub mod incremental;
 pub mod itemset;
+pub mod learn;
 pub mod live;
 pub mod mine;
 pub mod orders;
@@ -38,6 +39,7 @@ pub use catalog::{Catalog, CatalogBuilder, InMemoryCatalog, ProductRef};
 pub use cooc::CoCounts;
 pub use date::Day;
 pub use error::{Error, Result, SkuContext};
+pub use eval::{Evaluation, MethodReport, Ranker};
 pub use explain::{Reason, ReasonDisplay};
 pub use graph::{
     CategoryLink, CategoryRules, ComplementGraph, Condition, EdgeMeta, GraphBuilder, Link,
@@ -45,6 +47,7 @@ pub use graph::{
 pub use id::{AttributeId, CategoryId, FamilyId, FeatureId, ProductId, VariantGroupId};
 pub use incremental::{MinerState, DEFAULT_MAX_PAIRS};
 pub use itemset::ItemsetRules;
+pub use learn::{LearnConfig, LearnedModel, LearnedRanker};
 pub use live::LiveEngine;
 pub use mine::{
     Decay, EventWeights, Events, ItemsetRule, Itemsets, Measure, Measures, MineReport, MinedGraph,

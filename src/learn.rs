@@ -1,0 +1,1405 @@
+//! The learned cross-sell model: a sparse item -> item weight graph fitted
+//! on order history, plus popularity for fill.
+//!
+//! # The model
+//!
+//! [`LearnedModel::fit`] learns, from a set of orders, a weight `w(i -> j)`
+//! for pairs of items, keeps each item's strongest out-edges in a CSR
+//! graph, and scores a cart by summing:
+//!
+//! ```text
+//! score(j) = prior * pop(j) + sum over cart items i of w(i -> j)
+//! ```
+//!
+//! over candidates `j` not in the cart; the top k are returned by
+//! (score descending, then popularity descending, then total count
+//! descending, then SKU ascending in byte order). Every item seen in
+//! training is a candidate through its prior, so a cart with no known edges
+//! gets the popularity list, and a short list is always filled.
+//!
+//! # How the weights are learned
+//!
+//! The weights are those of EASE (Steck, "Embarrassingly Shallow
+//! Autoencoders for Sparse Data", WWW 2019), the strongest peer on the
+//! shared datasets, computed in a way that scales. EASE's item-item matrix
+//! with a zero diagonal is, column by column, a ridge regression of item
+//! `j` on all other items: with `G = X^T X` the co-occurrence counts
+//! (`G_ii = c(i)`, `G_ij = c(i, j)`),
+//!
+//! ```text
+//! w(. -> j) = (G_NN + diag(Lambda_N))^-1 G_Nj,   Lambda_i = lambda + rho * c(i)
+//! ```
+//!
+//! where `N` is the set of regressors. Two solvers:
+//!
+//! * **Dense** (small catalogs, at most [`LearnConfig::dense_max_items`]
+//!   active items): `N` = all other items; one Cholesky inverse `P` of
+//!   `G + Lambda` gives every column at once as `w(i -> j) = -P_ij / P_jj`.
+//!   O(n^3) time, O(n^2) memory.
+//! * **Local** (any size): `N` = the [`LearnConfig::neighbours`] items that
+//!   co-occur most with `j` (at least [`LearnConfig::min_pair_count`]
+//!   times), a K x K system per target, solved in parallel. O(n K^3) time,
+//!   O(n K) memory for the edges (12 bytes per (target, regressor) weight
+//!   before pruning, 8 bytes per kept edge), plus the sparse pair counts
+//!   ([`CoCounts`]) and a dense table of pair counts among the
+//!   [`HUB_ITEMS`] most frequent items. No n x n matrix.
+//!
+//! Three choices depart from plain EASE, each measured on the shared
+//! datasets (see EVALUATION.md at the repository root):
+//!
+//! * **Per-item penalty** `rho * c(i)` on top of a small absolute `lambda`:
+//!   the closed form of EASE trained with input dropout (Steck, "Autoencoders
+//!   that don't overfit towards the identity", NeurIPS 2020). It scales with
+//!   the data, where EASE's fixed `lambda = 200` over-shrinks small logs and
+//!   under-shrinks frequent items.
+//! * **Negative weights are kept** (edges pruned by magnitude): EASE's
+//!   negative weights demote items the cart already "explains"; dropping
+//!   them cost about 1 point of HR@10 on the larger datasets.
+//! * **A popularity prior from multi-item orders**: `pop(j)` = the share of
+//!   training orders with at least two items that contain `j`. Only such
+//!   orders can yield a "which item is missing from this cart" question, so
+//!   their item distribution is the right prior. It also decides ties.
+//!
+//! The local solver also ignores pairs seen only once by default
+//! (`min_pair_count = 2`): a single co-purchase is no evidence of a
+//! complement, and on logs whose baskets carry little co-purchase signal
+//! (completejourney_sample, sampled lines) such pairs otherwise push the
+//! genuinely popular items out of the list.
+//!
+//! # Ids and remapping
+//!
+//! The model is keyed by the dense item ids of the [`OrderLog`] it was
+//! fitted on, and carries that log's SKU table ([`LearnedModel::sku`]), so
+//! it can be remapped onto a catalog's product ids in one pass over
+//! [`LearnedModel::edges`].
+//!
+//! ```
+//! use cartwise::learn::{LearnConfig, LearnedModel};
+//! use cartwise::OrderLog;
+//! let rows = [("1", "tent"), ("1", "stakes"), ("2", "tent"), ("2", "stakes"),
+//!             ("3", "tent"), ("3", "lamp"), ("4", "stove"), ("4", "gas")];
+//! let log = OrderLog::from_rows(rows)?;
+//! let model = LearnedModel::fit(log.view(), &LearnConfig::default())?;
+//! let mut scratch = model.scratch();
+//! let mut out = Vec::new();
+//! let tent = log.item("tent").unwrap();
+//! model.recommend_into(&mut scratch, &[tent], 2, &mut out);
+//! assert_eq!(model.sku(out[0]), "stakes");
+//! # Ok::<(), cartwise::Error>(())
+//! ```
+//!
+//! [`OrderLog`]: crate::OrderLog
+
+use crate::cooc::{default_threads, par_chunks, CoCounts};
+use crate::error::{Error, Result};
+use crate::eval::Ranker;
+use crate::orders::OrdersView;
+
+/// How the regressors of a target are chosen by the local solver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NeighbourRank {
+    /// By co-occurrence count `c(i, j)`, descending (ties by item id).
+    #[default]
+    Count,
+    /// By `c(i, j) / sqrt(c(i))`, descending: favours items specific to the
+    /// target over items frequent everywhere.
+    CountOverSqrt,
+}
+
+/// Which solver computes the weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Solver {
+    /// Dense when at most [`LearnConfig::dense_max_items`] items are active,
+    /// local otherwise.
+    #[default]
+    Auto,
+    /// Always the local, per-target solver.
+    Local,
+}
+
+/// Which out-edges of an item are kept, up to [`LearnConfig::max_edges`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pruning {
+    /// The largest by magnitude, negative weights included.
+    #[default]
+    Magnitude,
+    /// The largest positive weights only.
+    Positive,
+}
+
+/// Configuration of [`LearnedModel::fit`]. The defaults are the
+/// configuration evaluated as `learned` in EVALUATION.md; they were chosen
+/// once for all datasets.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LearnConfig {
+    /// Absolute ridge penalty, added to every item's. Default 50. Must be
+    /// finite and > 0 (it keeps every system positive definite).
+    pub lambda: f64,
+    /// Ridge penalty per order containing the item: `Lambda_i = lambda +
+    /// rho * c(i)`. Default 0.1 (input dropout with probability 1/11). Finite,
+    /// >= 0.
+    pub rho: f64,
+    /// Weight of the popularity prior, in units of "share of multi-item
+    /// orders". Default 0.2. Finite, >= 0.
+    pub prior: f64,
+    /// Regressors per target for the local solver (K). Default 48; cost
+    /// grows as K^3 per target. 1..=[`MAX_NEIGHBOURS`].
+    pub neighbours: usize,
+    /// Out-edges kept per item (M). Default 256; a cart costs
+    /// O(cart size x M) to score. At least 1.
+    pub max_edges: usize,
+    /// Local solver: a regressor must co-occur with the target in at least
+    /// this many orders. Default 2.
+    pub min_pair_count: u32,
+    /// [`Solver::Auto`] uses the dense solver up to this many active items.
+    /// Default 1024 (about 10^9 flops). At most [`MAX_DENSE_ITEMS`].
+    pub dense_max_items: usize,
+    /// Solver choice. Default [`Solver::Auto`].
+    pub solver: Solver,
+    /// Regressor choice for the local solver. Default
+    /// [`NeighbourRank::CountOverSqrt`].
+    pub rank: NeighbourRank,
+    /// Edge pruning. Default [`Pruning::Magnitude`].
+    pub pruning: Pruning,
+    /// Threads for fitting; 0 = the available parallelism (at most 8).
+    /// Results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        LearnConfig {
+            lambda: 50.0,
+            rho: 0.1,
+            prior: 0.2,
+            neighbours: 48,
+            max_edges: 256,
+            min_pair_count: 2,
+            dense_max_items: 1024,
+            solver: Solver::Auto,
+            rank: NeighbourRank::CountOverSqrt,
+            pruning: Pruning::Magnitude,
+            threads: 0,
+        }
+    }
+}
+
+/// The largest [`LearnConfig::neighbours`]: a 512 x 512 system per target.
+pub const MAX_NEIGHBOURS: usize = 512;
+
+/// The largest [`LearnConfig::dense_max_items`]: the dense solver holds
+/// three n x n `f64` matrices, 400 MiB at 4096 items.
+pub const MAX_DENSE_ITEMS: usize = 4096;
+
+/// The most frequent items whose pair counts the local solver copies into a
+/// dense `HUB_ITEMS x HUB_ITEMS` table (8 MiB of `u16` at most, counts of
+/// 65535 or more looked up exactly): a lookup
+/// between two of them, the common case inside a neighbourhood, is then one
+/// load instead of a binary search in a row of thousands.
+pub const HUB_ITEMS: usize = 2048;
+
+impl LearnConfig {
+    fn validate(&self) -> Result<()> {
+        let bad = |field: &'static str, value: String, hint: &'static str| {
+            Err(Error::InvalidConfig { field, value, hint })
+        };
+        if !(self.lambda.is_finite() && self.lambda > 0.0) {
+            return bad("lambda", self.lambda.to_string(), "must be finite and > 0");
+        }
+        if !(self.rho.is_finite() && self.rho >= 0.0) {
+            return bad("rho", self.rho.to_string(), "must be finite and >= 0");
+        }
+        if !(self.prior.is_finite() && self.prior >= 0.0) {
+            return bad("prior", self.prior.to_string(), "must be finite and >= 0");
+        }
+        if self.neighbours == 0 || self.neighbours > MAX_NEIGHBOURS {
+            return bad(
+                "neighbours",
+                self.neighbours.to_string(),
+                "must be between 1 and MAX_NEIGHBOURS (512)",
+            );
+        }
+        if self.max_edges == 0 {
+            return bad("max_edges", "0".into(), "must be at least 1");
+        }
+        if self.dense_max_items > MAX_DENSE_ITEMS {
+            return bad(
+                "dense_max_items",
+                self.dense_max_items.to_string(),
+                "must be at most MAX_DENSE_ITEMS (4096)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A fitted model: out-edges per item (CSR), popularity and the SKU table.
+///
+/// Immutable once fitted; scoring takes `&self` and a caller-owned
+/// [`Scratch`].
+#[derive(Clone, Debug)]
+pub struct LearnedModel {
+    /// `offsets[i]..offsets[i + 1]` is item `i`'s row; `n_items + 1`
+    /// entries.
+    offsets: Vec<u32>,
+    /// Edge targets, sorted by id within a row, never the row's item.
+    targets: Vec<u32>,
+    /// Finite, non-zero edge weights, parallel to `targets`.
+    weights: Vec<f32>,
+    /// `prior * pop(j)`, non-negative, indexed by item.
+    prior: Vec<f32>,
+    /// Rank of each item in `popular` (`u32::MAX` for unseen items).
+    tie_rank: Vec<u32>,
+    /// Items seen in training, by (multi-item-order count desc, order count
+    /// desc, SKU asc).
+    popular: Vec<u32>,
+    /// SKU of each item id.
+    skus: Vec<Box<str>>,
+}
+
+impl LearnedModel {
+    /// Fits the model on `train` (usually the training part of a split, or
+    /// a whole [`OrderLog`](crate::OrderLog) via `log.view()`).
+    ///
+    /// Runs in O(sum of m^2 over orders) for the counts plus O(n^3) (dense)
+    /// or O(n K^3) (local) for the weights, on [`LearnConfig::threads`]
+    /// threads. Deterministic: the same orders and configuration give the
+    /// same model whatever the thread count.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a setting out of its documented range;
+    /// [`Error::CapExceeded`] as [`CoCounts::count`].
+    pub fn fit(train: OrdersView<'_>, config: &LearnConfig) -> Result<LearnedModel> {
+        config.validate()?;
+        let threads = if config.threads == 0 {
+            default_threads()
+        } else {
+            config.threads
+        };
+        let cc = CoCounts::count(train, threads)?;
+        let n = cc.n_items();
+        let penalty: Vec<f64> = cc
+            .item_counts()
+            .iter()
+            .map(|&c| {
+                let c = f64::from(c);
+                config.lambda + config.rho * c
+            })
+            .collect();
+        let active: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
+        let dense = config.solver == Solver::Auto && active.len() <= config.dense_max_items;
+        let triples = if dense {
+            dense_edges(&cc, &active, &penalty, config.pruning)
+        } else {
+            local_edges(&cc, &penalty, config, threads)
+        };
+        let (offsets, targets, weights) = to_csr(n, triples, config.max_edges, config.pruning)?;
+
+        // Popularity among the orders a missing-item question can come
+        // from: those with at least two items.
+        let mut multi = vec![0u32; n];
+        let mut n_multi = 0usize;
+        for order in train.iter().filter(|o| o.len() >= 2) {
+            n_multi += 1;
+            for &i in order {
+                multi[i as usize] += 1;
+            }
+        }
+        let sku_rank = train.log().sku_ranks();
+        let all = cc.item_counts();
+        let mut popular = active;
+        popular.sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            multi[b]
+                .cmp(&multi[a])
+                .then(all[b].cmp(&all[a]))
+                .then(sku_rank[a].cmp(&sku_rank[b]))
+        });
+        let mut tie_rank = vec![u32::MAX; n];
+        for (r, &i) in popular.iter().enumerate() {
+            tie_rank[i as usize] = r as u32;
+        }
+        let scale = config.prior / n_multi.max(1) as f64;
+        let prior = multi
+            .iter()
+            .map(|&c| (scale * f64::from(c)) as f32)
+            .collect();
+        let skus = train.log().skus().map(Box::from).collect();
+        Ok(LearnedModel {
+            offsets,
+            targets,
+            weights,
+            prior,
+            tie_rank,
+            popular,
+            skus,
+        })
+    }
+
+    /// The number of items (ids `0..n_items()`, those of the fitted log).
+    pub fn n_items(&self) -> usize {
+        self.skus.len()
+    }
+
+    /// The number of edges kept.
+    pub fn n_edges(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The out-edges of item `i`: targets (sorted by id) and weights.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
+    pub fn edges(&self, i: u32) -> (&[u32], &[f32]) {
+        let (a, b) = (
+            self.offsets[i as usize] as usize,
+            self.offsets[i as usize + 1] as usize,
+        );
+        (&self.targets[a..b], &self.weights[a..b])
+    }
+
+    /// Every edge as `(from, to, weight)`, by source then target id: the
+    /// form to remap onto catalog ids in one pass (look each item's SKU up
+    /// with [`sku`](Self::sku)).
+    pub fn triples(&self) -> impl Iterator<Item = (u32, u32, f32)> + '_ {
+        (0..self.n_items() as u32).flat_map(move |i| {
+            let (t, w) = self.edges(i);
+            t.iter().zip(w).map(move |(&j, &wj)| (i, j, wj))
+        })
+    }
+
+    /// The SKU of an item.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
+    pub fn sku(&self, i: u32) -> &str {
+        &self.skus[i as usize]
+    }
+
+    /// The prior score of item `i` (`prior * pop(i)`), 0 for unseen items.
+    ///
+    /// # Panics
+    /// Panics if `i >= n_items()`.
+    pub fn prior(&self, i: u32) -> f32 {
+        self.prior[i as usize]
+    }
+
+    /// Items seen in training, most popular first (the tie and fill order).
+    pub fn popular(&self) -> &[u32] {
+        &self.popular
+    }
+
+    /// Fresh scratch space for [`recommend_into`](Self::recommend_into).
+    pub fn scratch(&self) -> Scratch {
+        let n = self.n_items();
+        Scratch {
+            score: vec![0.0; n],
+            seen: vec![0; n],
+            cart: vec![0; n],
+            now: 0,
+            touched: Vec::new(),
+            cands: Vec::new(),
+        }
+    }
+
+    /// Writes the top `k` for `cart` into `out` (appending): at most `k`
+    /// distinct items seen in training, none in the cart, best first.
+    ///
+    /// Cart items unknown to the model (ids `>= n_items()` or unseen in
+    /// training) are ignored. Costs O(cart size x max_edges + k log k) and
+    /// allocates nothing once `scratch` has warmed up; `scratch` must come
+    /// from this model ([`scratch`](Self::scratch)).
+    pub fn recommend_into(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        if k == 0 {
+            return;
+        }
+        debug_assert_eq!(s.seen.len(), self.n_items(), "scratch from another model");
+        let tag = s.next_tag();
+        for &c in cart {
+            if let Some(m) = s.cart.get_mut(c as usize) {
+                *m = tag;
+            }
+        }
+        let n = self.n_items();
+        let edges: usize = cart
+            .iter()
+            .filter(|&&i| (i as usize) < n)
+            .map(|&i| (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize)
+            .sum();
+        if edges * DENSE_SCORING_RATIO >= n {
+            self.recommend_dense(s, cart, k, tag, out);
+        } else {
+            self.recommend_sparse(s, cart, k, tag, out);
+        }
+    }
+
+    /// The sparse path of [`recommend_into`](Self::recommend_into): scores
+    /// only the items the cart's edges touch, plus the k most popular
+    /// untouched ones.
+    fn recommend_sparse(
+        &self,
+        s: &mut Scratch,
+        cart: &[u32],
+        k: usize,
+        tag: u32,
+        out: &mut Vec<u32>,
+    ) {
+        for &i in cart {
+            if (i as usize) >= self.n_items() {
+                continue;
+            }
+            let (t, w) = self.edges(i);
+            for (&j, &wj) in t.iter().zip(w) {
+                let ju = j as usize;
+                if s.seen[ju] != tag {
+                    s.seen[ju] = tag;
+                    s.score[ju] = self.prior[ju];
+                    s.touched.push(j);
+                }
+                s.score[ju] += wj;
+            }
+        }
+        s.cands.clear();
+        for &j in &s.touched {
+            if s.cart[j as usize] != tag {
+                s.cands.push(Cand {
+                    score: s.score[j as usize],
+                    rank: self.tie_rank[j as usize],
+                    item: j,
+                });
+            }
+        }
+        s.touched.clear();
+        // Untouched items score their prior alone, which never increases
+        // along `popular`: the first k of them not in the cart are the only
+        // ones that can make the list.
+        let mut added = 0;
+        for &j in &self.popular {
+            if added == k {
+                break;
+            }
+            if s.seen[j as usize] != tag && s.cart[j as usize] != tag {
+                s.cands.push(Cand {
+                    score: self.prior[j as usize],
+                    rank: self.tie_rank[j as usize],
+                    item: j,
+                });
+                added += 1;
+            }
+        }
+        if s.cands.len() > k {
+            s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
+            s.cands.truncate(k);
+        }
+        s.cands.sort_unstable_by(Cand::cmp);
+        out.extend(s.cands.iter().map(|c| c.item));
+    }
+}
+
+impl LearnedModel {
+    /// The dense path of [`recommend_into`](Self::recommend_into), for
+    /// carts whose edges touch a good part of the catalog: every score
+    /// starts at its prior, edges are added without bookkeeping, and one
+    /// pass over the popularity list keeps the k best in a small sorted
+    /// buffer. Same scores (same additions in the same order) and same tie
+    /// rule as the sparse path, so the same list.
+    fn recommend_dense(
+        &self,
+        s: &mut Scratch,
+        cart: &[u32],
+        k: usize,
+        tag: u32,
+        out: &mut Vec<u32>,
+    ) {
+        let n = self.n_items();
+        s.score[..n].copy_from_slice(&self.prior);
+        for &i in cart {
+            if (i as usize) < n {
+                let (t, w) = self.edges(i);
+                for (&j, &wj) in t.iter().zip(w) {
+                    s.score[j as usize] += wj;
+                }
+            }
+        }
+        // `popular` is in tie-rank order, so an item only enters when it
+        // beats the current k-th strictly.
+        s.cands.clear();
+        for &j in &self.popular {
+            if s.cart[j as usize] == tag {
+                continue;
+            }
+            let score = s.score[j as usize];
+            if s.cands.len() == k {
+                match s.cands.last() {
+                    Some(last) if score > last.score => {
+                        s.cands.pop();
+                    }
+                    _ => continue,
+                }
+            }
+            let c = Cand {
+                score,
+                rank: self.tie_rank[j as usize],
+                item: j,
+            };
+            let at = s.cands.partition_point(|x| Cand::cmp(x, &c).is_lt());
+            s.cands.insert(at, c);
+        }
+        out.extend(s.cands.iter().map(|c| c.item));
+    }
+}
+
+/// The dense scoring path is used when the cart's edges number at least
+/// `n_items / DENSE_SCORING_RATIO`: resetting and scanning n scores then
+/// costs less than tracking touched items edge by edge. Chosen by estimate
+/// (a scan step is a few times cheaper than a tracked edge), not tuned.
+const DENSE_SCORING_RATIO: usize = 4;
+
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    score: f32,
+    rank: u32,
+    item: u32,
+}
+
+impl Cand {
+    /// Best first: score descending, then tie rank ascending (ranks are
+    /// distinct for seen items, so the order is total).
+    fn cmp(a: &Cand, b: &Cand) -> std::cmp::Ordering {
+        b.score.total_cmp(&a.score).then(a.rank.cmp(&b.rank))
+    }
+}
+
+/// Per-call scratch space for [`LearnedModel::recommend_into`]: dense score
+/// and marker arrays (O(1) reset by tagging) and the touched list. About 12
+/// bytes per item. Reuse one per thread; it exists so that serving a cart
+/// allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    score: Vec<f32>,
+    seen: Vec<u32>,
+    cart: Vec<u32>,
+    now: u32,
+    touched: Vec<u32>,
+    cands: Vec<Cand>,
+}
+
+impl Scratch {
+    fn next_tag(&mut self) -> u32 {
+        self.now = self.now.wrapping_add(1);
+        if self.now == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.cart.iter_mut().for_each(|s| *s = 0);
+            self.now = 1;
+        }
+        self.now
+    }
+}
+
+/// A model with its scratch, as an evaluation [`Ranker`].
+#[derive(Debug)]
+pub struct LearnedRanker {
+    model: LearnedModel,
+    scratch: Scratch,
+}
+
+impl LearnedRanker {
+    /// Wraps a model.
+    pub fn new(model: LearnedModel) -> Self {
+        let scratch = model.scratch();
+        LearnedRanker { model, scratch }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &LearnedModel {
+        &self.model
+    }
+}
+
+impl Ranker for LearnedRanker {
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        self.model.recommend_into(&mut self.scratch, cart, k, out)
+    }
+}
+
+/// `(source, target, weight)`.
+type Triple = (u32, u32, f32);
+
+fn keep(w: f64, pruning: Pruning) -> bool {
+    w.is_finite() && (w > 0.0 || (pruning == Pruning::Magnitude && w != 0.0))
+}
+
+/// The dense solver: one inverse of `G + Lambda` over the active items.
+fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], pruning: Pruning) -> Vec<Triple> {
+    let m = active.len();
+    let mut pos = vec![u32::MAX; cc.n_items()];
+    for (p, &i) in active.iter().enumerate() {
+        pos[i as usize] = p as u32;
+    }
+    let mut a = vec![0.0f64; m * m];
+    for (p, &i) in active.iter().enumerate() {
+        a[p * m + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
+        let (t, c) = cc.neighbours(i);
+        for (&j, &cij) in t.iter().zip(c) {
+            let q = pos[j as usize];
+            if q != u32::MAX {
+                a[p * m + q as usize] = f64::from(cij);
+            }
+        }
+    }
+    // G + Lambda is positive definite for lambda > 0; a failure can only
+    // come from overflow to infinity, and then there is nothing to learn.
+    let Some(inv) = spd_inverse(&mut a, m) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (p, &i) in active.iter().enumerate() {
+        for (q, &j) in active.iter().enumerate() {
+            if p != q {
+                let w = -inv[p * m + q] / inv[q * m + q];
+                if keep(w, pruning) {
+                    out.push((i, j, w as f32));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The local solver: one K x K ridge regression per target, in parallel.
+fn local_edges(
+    cc: &CoCounts,
+    penalty: &[f64],
+    config: &LearnConfig,
+    threads: usize,
+) -> Vec<Triple> {
+    let n = cc.n_items();
+    let k = config.neighbours;
+    let work: Vec<u64> = (0..n as u32)
+        .map(|j| {
+            let d = cc.neighbours(j).0.len().min(k) as u64;
+            d * d * d / 6 + d * d + 1
+        })
+        .collect();
+    let total: u64 = work.iter().sum();
+    // Below about a millisecond of work, a second thread costs more than it
+    // saves (rough estimate, not measured finely).
+    let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
+    let lookup = PairLookup::new(cc, HUB_ITEMS);
+    let lookup = &lookup;
+    let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
+        let mut out = Vec::new();
+        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
+        let mut nb: Vec<(u32, u32)> = Vec::new();
+        let mut rhs: Vec<f64> = Vec::new();
+        let mut a: Vec<f64> = Vec::new();
+        for j in range {
+            let j = j as u32;
+            let (t, c) = cc.neighbours(j);
+            cand.clear();
+            for (&i, &cij) in t.iter().zip(c) {
+                if cij >= config.min_pair_count {
+                    let key = match config.rank {
+                        NeighbourRank::Count => f64::from(cij),
+                        NeighbourRank::CountOverSqrt => {
+                            f64::from(cij) / f64::from(cc.count_of(i)).sqrt()
+                        }
+                    };
+                    cand.push((key, i, cij));
+                }
+            }
+            if cand.is_empty() {
+                continue;
+            }
+            let cmp =
+                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+            if cand.len() > k {
+                cand.select_nth_unstable_by(k - 1, cmp);
+                cand.truncate(k);
+            }
+            nb.clear();
+            nb.extend(cand.iter().map(|x| (x.1, x.2)));
+            nb.sort_unstable();
+            let d = nb.len();
+            a.clear();
+            a.resize(d * d, 0.0);
+            rhs.clear();
+            for p in 0..d {
+                let (i, cij) = nb[p];
+                a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
+                rhs.push(f64::from(cij));
+                if lookup.is_hub(i) {
+                    // Pairs with another hub item come from the table; pairs
+                    // with a non-hub item are filled from that item's side.
+                    for q in p + 1..d {
+                        let b = nb[q].0;
+                        if lookup.is_hub(b) {
+                            let v = f64::from(lookup.get(i, b));
+                            a[p * d + q] = v;
+                            a[q * d + p] = v;
+                        }
+                    }
+                } else {
+                    // A non-hub row is short: one galloping pass over it
+                    // finds every neighbour (both lists sorted by id).
+                    let (ti, ci) = cc.neighbours(i);
+                    gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
+                        if q != p {
+                            let v = f64::from(v);
+                            a[p * d + q] = v;
+                            a[q * d + p] = v;
+                        }
+                    });
+                }
+            }
+            if !cholesky_solve(&mut a, d, &mut rhs) {
+                continue;
+            }
+            for (p, &(i, _)) in nb.iter().enumerate() {
+                if keep(rhs[p], config.pruning) {
+                    out.push((i, j, rhs[p] as f32));
+                }
+            }
+        }
+        out
+    };
+    par_chunks(&work, threads, block)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// `c(a, b)` lookups: dense among the hub items, binary search in the
+/// shorter row otherwise.
+struct PairLookup<'a> {
+    cc: &'a CoCounts,
+    hub_pos: Vec<u32>,
+    hub: Vec<u16>,
+    h: usize,
+}
+
+impl<'a> PairLookup<'a> {
+    fn new(cc: &'a CoCounts, max_hub: usize) -> Self {
+        let n = cc.n_items();
+        let mut by_count: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
+        by_count.sort_unstable_by(|&a, &b| cc.count_of(b).cmp(&cc.count_of(a)).then(a.cmp(&b)));
+        by_count.truncate(max_hub);
+        let h = by_count.len();
+        let mut hub_pos = vec![u32::MAX; n];
+        for (p, &i) in by_count.iter().enumerate() {
+            hub_pos[i as usize] = p as u32;
+        }
+        let mut hub = vec![0u16; h * h];
+        for (p, &i) in by_count.iter().enumerate() {
+            let (t, c) = cc.neighbours(i);
+            for (&j, &cij) in t.iter().zip(c) {
+                let q = hub_pos[j as usize];
+                if q != u32::MAX {
+                    hub[p * h + q as usize] = u16::try_from(cij).unwrap_or(u16::MAX);
+                }
+            }
+        }
+        PairLookup {
+            cc,
+            hub_pos,
+            hub,
+            h,
+        }
+    }
+
+    #[inline]
+    fn is_hub(&self, a: u32) -> bool {
+        self.hub_pos[a as usize] != u32::MAX
+    }
+
+    #[inline]
+    fn get(&self, a: u32, b: u32) -> u32 {
+        let (pa, pb) = (self.hub_pos[a as usize], self.hub_pos[b as usize]);
+        if pa != u32::MAX && pb != u32::MAX {
+            let v = self.hub[pa as usize * self.h + pb as usize];
+            // u16 halves the table (and its cache misses); a saturated entry
+            // falls through to the exact lookup below.
+            if v != u16::MAX {
+                return u32::from(v);
+            }
+        }
+        if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
+            self.cc.pair(a, b)
+        } else {
+            self.cc.pair(b, a)
+        }
+    }
+}
+
+/// For each key of the ascending `keys` found in the ascending `targets`,
+/// calls `found(position in keys, matching count)`. Exponential search from
+/// the last match: O(keys x log(gap)).
+fn gallop_join(
+    targets: &[u32],
+    counts: &[u32],
+    keys: impl Iterator<Item = u32>,
+    mut found: impl FnMut(usize, u32),
+) {
+    let mut lo = 0usize;
+    for (q, b) in keys.enumerate() {
+        let mut step = 1usize;
+        let mut hi = lo;
+        while hi < targets.len() && targets[hi] < b {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let end = (hi + 1).min(targets.len());
+        if lo >= end {
+            break;
+        }
+        match targets[lo..end].binary_search(&b) {
+            Ok(x) => {
+                found(q, counts[lo + x]);
+                lo += x + 1;
+            }
+            Err(x) => lo += x,
+        }
+    }
+}
+
+/// Groups the triples by source, keeps each source's `max_edges` best by
+/// the pruning rule (ties by target id), and sorts each row by target.
+fn to_csr(
+    n: usize,
+    triples: Vec<Triple>,
+    max_edges: usize,
+    pruning: Pruning,
+) -> Result<(Vec<u32>, Vec<u32>, Vec<f32>)> {
+    let mut start = vec![0usize; n + 1];
+    for &(i, _, _) in &triples {
+        start[i as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut grouped = vec![(0u32, 0f32); triples.len()];
+    for &(i, j, w) in &triples {
+        grouped[fill[i as usize]] = (j, w);
+        fill[i as usize] += 1;
+    }
+    drop(triples);
+    let key = |w: f32| {
+        if pruning == Pruning::Magnitude {
+            w.abs()
+        } else {
+            w
+        }
+    };
+    let cmp = |x: &(u32, f32), y: &(u32, f32)| key(y.1).total_cmp(&key(x.1)).then(x.0.cmp(&y.0));
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u32);
+    let mut targets = Vec::new();
+    let mut weights = Vec::new();
+    for i in 0..n {
+        let row = &mut grouped[start[i]..start[i + 1]];
+        let kept = if row.len() > max_edges {
+            row.select_nth_unstable_by(max_edges - 1, cmp);
+            max_edges
+        } else {
+            row.len()
+        };
+        let row = &mut row[..kept];
+        row.sort_unstable_by_key(|x| x.0);
+        targets.extend(row.iter().map(|x| x.0));
+        weights.extend(row.iter().map(|x| x.1));
+        let end = u32::try_from(targets.len()).map_err(|_| Error::CapExceeded {
+            what: "learned edges",
+            cap: u64::from(u32::MAX),
+            got: targets.len() as u64,
+        })?;
+        offsets.push(end);
+    }
+    Ok((offsets, targets, weights))
+}
+
+/// Dot product with four independent accumulators, so that the additions
+/// pipeline (a single running sum is one long dependency chain, about 4x
+/// slower on the 48-long rows of the local solver). The summation order is
+/// fixed, so results stay deterministic.
+#[inline]
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    let mut acc = [0.0f64; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        acc[0] += a[0] * b[0];
+        acc[1] += a[1] * b[1];
+        acc[2] += a[2] * b[2];
+        acc[3] += a[3] * b[3];
+    }
+    let mut tail = 0.0;
+    for (a, b) in xr.iter().zip(yr) {
+        tail += a * b;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// In-place lower Cholesky factor of a symmetric positive definite matrix
+/// (row-major, n x n; the lower triangle is read and overwritten). False if
+/// a pivot is not positive and finite.
+fn cholesky(a: &mut [f64], n: usize) -> bool {
+    for j in 0..n {
+        let (row_j, below) = a[j * n..].split_at_mut(n);
+        let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let d = d.sqrt();
+        row_j[j] = d;
+        let lj = &row_j[..j];
+        for row_i in below.chunks_exact_mut(n) {
+            let s = dot(&row_i[..j], lj);
+            row_i[j] = (row_i[j] - s) / d;
+        }
+    }
+    true
+}
+
+/// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
+/// overwritten by its factor); `b` becomes `x`. False if `A` is not
+/// positive definite.
+fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
+    if !cholesky(a, n) {
+        return false;
+    }
+    for i in 0..n {
+        let s = dot(&a[i * n..i * n + i], &b[..i]);
+        b[i] = (b[i] - s) / a[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = b[i];
+        for k in i + 1..n {
+            s -= a[k * n + i] * b[k];
+        }
+        b[i] = s / a[i * n + i];
+    }
+    true
+}
+
+/// The inverse of a symmetric positive definite matrix by Cholesky
+/// (`A^-1 = L^-T L^-1`); `a` is destroyed. About n^3 flops.
+fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
+    if !cholesky(a, n) {
+        return None;
+    }
+    // Linv, stored transposed (row j of `lt` = column j of L^-1), so that
+    // both loops below run over contiguous memory.
+    let mut lt = vec![0.0f64; n * n];
+    for j in 0..n {
+        lt[j * n + j] = 1.0 / a[j * n + j];
+        for i in j + 1..n {
+            let s = dot(&a[i * n + j..i * n + i], &lt[j * n + j..j * n + i]);
+            lt[j * n + i] = -s / a[i * n + i];
+        }
+    }
+    // inv[i][j] = sum_k Linv[k][i] Linv[k][j] = dot(lt row i, lt row j)
+    // over k >= max(i, j).
+    let mut inv = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s = dot(&lt[i * n + i..(i + 1) * n], &lt[j * n + i..(j + 1) * n]);
+            inv[i * n + j] = s;
+            inv[j * n + i] = s;
+        }
+    }
+    Some(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrderLog;
+    use proptest::prelude::*;
+
+    fn matmul(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; n * n];
+        for i in 0..n {
+            for k in 0..n {
+                for j in 0..n {
+                    c[i * n + j] += a[i * n + k] * b[k * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    fn spd(n: usize, seed: u64) -> Vec<f64> {
+        // B^T B + I from a small deterministic generator.
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut b = vec![0.0; n * n];
+        for v in &mut b {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *v = ((x >> 33) % 1000) as f64 / 500.0 - 1.0;
+        }
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|k| b[k * n + i] * b[k * n + j]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn inverse_and_solve_match() {
+        for n in [1, 2, 5, 17] {
+            let a = spd(n, n as u64);
+            let inv = spd_inverse(&mut a.clone(), n).unwrap();
+            let id = matmul(&a, &inv, n);
+            for i in 0..n {
+                for j in 0..n {
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!(
+                        (id[i * n + j] - want).abs() < 1e-9,
+                        "n={n} ({i},{j}) {}",
+                        id[i * n + j]
+                    );
+                }
+            }
+            let b: Vec<f64> = (0..n).map(|i| i as f64 - 1.5).collect();
+            let mut x = b.clone();
+            assert!(cholesky_solve(&mut a.clone(), n, &mut x));
+            for i in 0..n {
+                let ax: f64 = (0..n).map(|k| a[i * n + k] * x[k]).sum();
+                assert!((ax - b[i]).abs() < 1e-9);
+            }
+        }
+        assert!(!cholesky(&mut [-1.0], 1));
+    }
+
+    /// EASE by its textbook formula on a tiny log.
+    fn ease_reference(log: &OrderLog, lambda: &[f64]) -> Vec<Vec<f64>> {
+        let n = log.n_items();
+        let mut g = vec![0.0; n * n];
+        for o in log.orders() {
+            for &i in o {
+                for &j in o {
+                    g[i as usize * n + j as usize] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            g[i * n + i] += lambda[i];
+        }
+        let p = spd_inverse(&mut g, n).unwrap();
+        (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        if i == j {
+                            0.0
+                        } else {
+                            -p[i * n + j] / p[j * n + j]
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn small_log() -> OrderLog {
+        let orders: [&[&str]; 9] = [
+            &["a", "b", "c"],
+            &["a", "b"],
+            &["b", "c", "d"],
+            &["a", "c"],
+            &["d", "e"],
+            &["a", "b", "e"],
+            &["c", "d"],
+            &["b"],
+            &["a", "b", "c", "d"],
+        ];
+        let rows: Vec<(String, &str)> = orders
+            .iter()
+            .enumerate()
+            .flat_map(|(o, s)| s.iter().map(move |x| (o.to_string(), *x)))
+            .collect();
+        OrderLog::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn dense_solver_is_ease() {
+        let log = small_log();
+        let c = LearnConfig {
+            lambda: 0.7,
+            rho: 0.5,
+            ..LearnConfig::default()
+        };
+        let model = LearnedModel::fit(log.view(), &c).unwrap();
+        let counts = log.view().item_counts();
+        let lambda: Vec<f64> = counts.iter().map(|&x| 0.7 + 0.5 * f64::from(x)).collect();
+        let b = ease_reference(&log, &lambda);
+        for i in 0..log.n_items() as u32 {
+            let (t, w) = model.edges(i);
+            for (&j, &wj) in t.iter().zip(w) {
+                assert!((f64::from(wj) - b[i as usize][j as usize]).abs() < 1e-6);
+            }
+            let nonzero = b[i as usize].iter().filter(|x| **x != 0.0).count();
+            assert_eq!(t.len(), nonzero);
+        }
+    }
+
+    #[test]
+    fn local_solver_with_all_neighbours_is_ease() {
+        // With K >= n - 1 and every pair kept, each local regression is the
+        // full one, so the local solver must reproduce EASE exactly.
+        let log = small_log();
+        let c = LearnConfig {
+            solver: Solver::Local,
+            min_pair_count: 1,
+            neighbours: 8,
+            lambda: 1.5,
+            rho: 0.0,
+            ..LearnConfig::default()
+        };
+        let model = LearnedModel::fit(log.view(), &c).unwrap();
+        let b = ease_reference(&log, &vec![1.5; log.n_items()]);
+        let cc = CoCounts::count(log.view(), 1).unwrap();
+        for i in 0..log.n_items() as u32 {
+            let (t, w) = model.edges(i);
+            for (&j, &wj) in t.iter().zip(w) {
+                assert!(cc.pair(i, j) > 0);
+                // Regressors of j are the items co-occurring with it; EASE's
+                // weight from a never co-occurring item is not zero, so only
+                // compare where j's neighbourhood is all other items.
+                if cc.neighbours(j).0.len() + 1 == log.n_items() {
+                    assert!(
+                        (f64::from(wj) - b[i as usize][j as usize]).abs() < 1e-6,
+                        "{i}->{j}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gallop_join_finds_exactly_the_common_keys() {
+        let targets: Vec<u32> = (0..200).filter(|x| x % 3 != 0).collect();
+        let counts: Vec<u32> = targets.iter().map(|x| x * 10).collect();
+        for keys in [
+            vec![],
+            vec![0, 1, 2, 3],
+            vec![5, 50, 150, 199, 250],
+            (0..260).step_by(7).collect::<Vec<u32>>(),
+        ] {
+            let mut got = Vec::new();
+            gallop_join(&targets, &counts, keys.iter().copied(), |q, v| {
+                got.push((q, v))
+            });
+            let want: Vec<(usize, u32)> = keys
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| targets.binary_search(k).is_ok())
+                .map(|(q, k)| (q, k * 10))
+                .collect();
+            assert_eq!(got, want, "keys {keys:?}");
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_threads() {
+        let log = small_log();
+        let c = LearnConfig {
+            solver: Solver::Local,
+            min_pair_count: 1,
+            ..LearnConfig::default()
+        };
+        let m1 = LearnedModel::fit(
+            log.view(),
+            &LearnConfig {
+                threads: 1,
+                ..c.clone()
+            },
+        )
+        .unwrap();
+        let m3 = LearnedModel::fit(log.view(), &LearnConfig { threads: 3, ..c }).unwrap();
+        assert_eq!(
+            (&m1.offsets, &m1.targets, &m1.weights),
+            (&m3.offsets, &m3.targets, &m3.weights)
+        );
+    }
+
+    #[test]
+    fn bad_config_is_rejected() {
+        let log = small_log();
+        for (c, field) in [
+            (
+                LearnConfig {
+                    lambda: 0.0,
+                    ..LearnConfig::default()
+                },
+                "lambda",
+            ),
+            (
+                LearnConfig {
+                    rho: f64::NAN,
+                    ..LearnConfig::default()
+                },
+                "rho",
+            ),
+            (
+                LearnConfig {
+                    prior: -1.0,
+                    ..LearnConfig::default()
+                },
+                "prior",
+            ),
+            (
+                LearnConfig {
+                    neighbours: 0,
+                    ..LearnConfig::default()
+                },
+                "neighbours",
+            ),
+            (
+                LearnConfig {
+                    max_edges: 0,
+                    ..LearnConfig::default()
+                },
+                "max_edges",
+            ),
+            (
+                LearnConfig {
+                    dense_max_items: MAX_DENSE_ITEMS + 1,
+                    ..LearnConfig::default()
+                },
+                "dense_max_items",
+            ),
+        ] {
+            match LearnedModel::fit(log.view(), &c) {
+                Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn triples_list_every_edge() {
+        let log = small_log();
+        let model = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
+        let t: Vec<(u32, u32, f32)> = model.triples().collect();
+        assert_eq!(t.len(), model.n_edges());
+        assert!(t.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        assert!(t
+            .iter()
+            .all(|&(i, j, w)| i != j && w.is_finite() && w != 0.0));
+    }
+
+    #[test]
+    fn empty_cart_gets_popularity_and_unknown_items_are_ignored() {
+        let log = small_log();
+        let model = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
+        let mut s = model.scratch();
+        let mut out = Vec::new();
+        model.recommend_into(&mut s, &[], 3, &mut out);
+        assert_eq!(out, model.popular()[..3].to_vec());
+        out.clear();
+        model.recommend_into(&mut s, &[u32::MAX, 999], 3, &mut out);
+        assert_eq!(out, model.popular()[..3].to_vec());
+        out.clear();
+        model.recommend_into(&mut s, &[0], 0, &mut out);
+        assert!(out.is_empty());
+    }
+
+    /// Brute force: score every seen item, sort everything.
+    fn reference_topk(model: &LearnedModel, cart: &[u32], k: usize) -> Vec<u32> {
+        let n = model.n_items();
+        let mut score: Vec<f32> = (0..n as u32).map(|j| model.prior(j)).collect();
+        for &i in cart {
+            if (i as usize) < n {
+                let (t, w) = model.edges(i);
+                for (&j, &wj) in t.iter().zip(w) {
+                    score[j as usize] += wj;
+                }
+            }
+        }
+        let mut c: Vec<Cand> = model
+            .popular()
+            .iter()
+            .filter(|j| !cart.contains(j))
+            .map(|&j| Cand {
+                score: score[j as usize],
+                rank: model.tie_rank[j as usize],
+                item: j,
+            })
+            .collect();
+        c.sort_by(Cand::cmp);
+        c.into_iter().take(k).map(|c| c.item).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn topk_is_valid_and_matches_brute_force(
+            rows in prop::collection::vec((0u8..20, 0u8..12), 2..120),
+            carts in prop::collection::vec(prop::collection::vec(0u32..14, 0..6), 1..8),
+            k in 1usize..8,
+            local in any::<bool>(),
+        ) {
+            let rows: Vec<(String, String)> = rows.iter().map(|(o, s)| (o.to_string(), format!("s{s}"))).collect();
+            let log = OrderLog::from_rows(rows).unwrap();
+            let mut c = LearnConfig::default();
+            if local {
+                c.solver = Solver::Local;
+                c.min_pair_count = 1;
+                c.neighbours = 3;
+                c.max_edges = 4;
+            }
+            let model = LearnedModel::fit(log.view(), &c).unwrap();
+            let mut s = model.scratch();
+            for mut cart in carts {
+                cart.sort_unstable();
+                cart.dedup();
+                // Both scoring paths must give the brute-force list.
+                let mut dense = Vec::new();
+                let tag = s.next_tag();
+                for &c in &cart {
+                    if let Some(m) = s.cart.get_mut(c as usize) {
+                        *m = tag;
+                    }
+                }
+                model.recommend_dense(&mut s, &cart, k, tag, &mut dense);
+                let mut sparse = Vec::new();
+                let tag = s.next_tag();
+                for &c in &cart {
+                    if let Some(m) = s.cart.get_mut(c as usize) {
+                        *m = tag;
+                    }
+                }
+                model.recommend_sparse(&mut s, &cart, k, tag, &mut sparse);
+                prop_assert_eq!(&dense, &sparse);
+                let mut out = Vec::new();
+                model.recommend_into(&mut s, &cart, k, &mut out);
+                prop_assert_eq!(&out, &dense);
+                prop_assert!(out.len() <= k);
+                let mut seen = std::collections::BTreeSet::new();
+                for &j in &out {
+                    prop_assert!(!cart.contains(&j), "cart item {} recommended", j);
+                    prop_assert!(seen.insert(j), "duplicate {}", j);
+                    prop_assert!(model.tie_rank[j as usize] != u32::MAX, "unseen item");
+                }
+                let seen_not_in_cart = model.popular().iter().filter(|j| !cart.contains(j)).count();
+                prop_assert_eq!(out.len(), k.min(seen_not_in_cart));
+                prop_assert_eq!(out, reference_topk(&model, &cart, k));
+            }
+        }
+    }
+}
