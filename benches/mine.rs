@@ -36,7 +36,9 @@ fn order_log(orders: usize, seed: u64) -> OrderLog {
         let lines = 5 + rng.below(11); // 5..=15, mean 10
         for _ in 0..lines {
             let item = if rng.chance(0.5) {
-                (theme + rng.below(101)).saturating_sub(50).min(PRODUCTS - 1)
+                (theme + rng.below(101))
+                    .saturating_sub(50)
+                    .min(PRODUCTS - 1)
             } else {
                 rng.zipf(PRODUCTS)
             };
@@ -48,7 +50,9 @@ fn order_log(orders: usize, seed: u64) -> OrderLog {
 
 fn mine(c: &mut Criterion) {
     let mut group = c.benchmark_group("mine");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     for orders in [100_000usize, 1_000_000] {
         let log = order_log(orders, 7);
         eprintln!(

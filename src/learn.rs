@@ -1018,6 +1018,43 @@ fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
+impl LearnedModel {
+    /// The model over a catalog's ids, for the [`Learned`](crate::Learned)
+    /// strategy: edges, prior and fallback order mapped through the SKUs.
+    /// Items whose SKU the catalog lacks are dropped; their number is
+    /// returned beside the graph.
+    ///
+    /// # Errors
+    /// As [`LearnedGraph::from_edges`](crate::LearnedGraph::from_edges)
+    /// (not expected for a fitted model).
+    pub fn to_learned_graph<C: crate::Catalog + ?Sized>(
+        &self,
+        catalog: &C,
+    ) -> Result<(crate::LearnedGraph, usize)> {
+        let ids: Vec<Option<crate::ProductId>> = (0..self.n_items() as u32)
+            .map(|i| catalog.id(self.sku(i)))
+            .collect();
+        let unknown = ids.iter().filter(|p| p.is_none()).count();
+        let edges = self
+            .triples()
+            .filter_map(|(i, j, w)| Some((ids[i as usize]?, ids[j as usize]?, w)))
+            .collect();
+        let mut prior = vec![0.0f32; catalog.len()];
+        for (i, p) in ids.iter().enumerate() {
+            if let Some(p) = p {
+                prior[p.index()] = self.prior(i as u32);
+            }
+        }
+        let popular = self
+            .popular()
+            .iter()
+            .filter_map(|&i| ids[i as usize])
+            .collect();
+        let graph = crate::LearnedGraph::from_edges(catalog.len(), edges, prior, popular)?;
+        Ok((graph, unknown))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1401,42 +1438,5 @@ mod tests {
                 prop_assert_eq!(out, reference_topk(&model, &cart, k));
             }
         }
-    }
-}
-
-impl LearnedModel {
-    /// The model over a catalog's ids, for the [`Learned`](crate::Learned)
-    /// strategy: edges, prior and fallback order mapped through the SKUs.
-    /// Items whose SKU the catalog lacks are dropped; their number is
-    /// returned beside the graph.
-    ///
-    /// # Errors
-    /// As [`LearnedGraph::from_edges`](crate::LearnedGraph::from_edges)
-    /// (not expected for a fitted model).
-    pub fn to_learned_graph<C: crate::Catalog + ?Sized>(
-        &self,
-        catalog: &C,
-    ) -> Result<(crate::LearnedGraph, usize)> {
-        let ids: Vec<Option<crate::ProductId>> = (0..self.n_items() as u32)
-            .map(|i| catalog.id(self.sku(i)))
-            .collect();
-        let unknown = ids.iter().filter(|p| p.is_none()).count();
-        let edges = self
-            .triples()
-            .filter_map(|(i, j, w)| Some((ids[i as usize]?, ids[j as usize]?, w)))
-            .collect();
-        let mut prior = vec![0.0f32; catalog.len()];
-        for (i, p) in ids.iter().enumerate() {
-            if let Some(p) = p {
-                prior[p.index()] = self.prior(i as u32);
-            }
-        }
-        let popular = self
-            .popular()
-            .iter()
-            .filter_map(|&i| ids[i as usize])
-            .collect();
-        let graph = crate::LearnedGraph::from_edges(catalog.len(), edges, prior, popular)?;
-        Ok((graph, unknown))
     }
 }
