@@ -21,7 +21,6 @@ use std::time::Duration;
 use cartwise::{Miner, OrderLog};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-#[allow(dead_code)]
 mod common;
 use common::SplitMix64;
 
