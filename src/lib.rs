@@ -30,6 +30,7 @@ pub mod snapshot;
 pub mod spark;
 pub mod strategy;
 pub mod topk;
+pub mod variants_learning;
 
 pub use bundle::{
     frequently_bought_together, Bundle, BundleOffer, BundleSpec, Bundles, TogetherSet,
