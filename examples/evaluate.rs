@@ -21,9 +21,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use cartwise::eval::{CoOccurrence, Evaluation, MethodReport, Popularity, Similarity};
+use cartwise::eval::{CoOccurrence, Evaluation, MethodReport, Popularity, Ranker, Similarity};
 use cartwise::learn::{LearnConfig, LearnedModel, LearnedRanker, NeighbourRank, Pruning, Solver};
-use cartwise::OrderLog;
+use cartwise::mine::Decay;
+use cartwise::{Miner, OrderLog, OrdersView};
 
 struct Args {
     orders: String,
@@ -123,6 +124,77 @@ fn main() -> ExitCode {
     }
 }
 
+/// Scores a cart by summing the mined rules' weights from its items, then
+/// fills with popularity (ties by popularity rank).
+struct MinedRanker {
+    out: Vec<Vec<(u32, f32)>>,
+    popular: Vec<u32>,
+    rank: Vec<u32>,
+    score: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+impl MinedRanker {
+    fn fit(train: OrdersView<'_>, decay: Decay) -> cartwise::Result<Self> {
+        let mut miner = Miner::new();
+        miner.decay(decay);
+        let mined = miner.mine(train)?;
+        let log = train.log();
+        let n = log.n_items();
+        let mut out = vec![Vec::new(); n];
+        for r in mined.rules() {
+            if let (Some(a), Some(b)) = (log.item(r.from), log.item(r.to)) {
+                out[a as usize].push((b, r.weight as f32));
+            }
+        }
+        let popular = cartwise::eval::popularity_list(train);
+        let mut rank = vec![u32::MAX; n];
+        for (r, &i) in popular.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        Ok(MinedRanker {
+            out,
+            popular,
+            rank,
+            score: vec![0.0; n],
+            touched: Vec::new(),
+        })
+    }
+}
+
+impl Ranker for MinedRanker {
+    fn rank(&mut self, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        for &c in cart {
+            for &(j, w) in self.out.get(c as usize).map_or(&[][..], |v| &v[..]) {
+                if self.score[j as usize] == 0.0 {
+                    self.touched.push(j);
+                }
+                self.score[j as usize] += w;
+            }
+        }
+        let mut cands: Vec<(f32, u32, u32)> = self
+            .touched
+            .iter()
+            .filter(|j| !cart.contains(j))
+            .map(|&j| (self.score[j as usize], self.rank[j as usize], j))
+            .collect();
+        for &j in &self.touched {
+            self.score[j as usize] = 0.0;
+        }
+        self.touched.clear();
+        cands.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out.extend(cands.iter().take(k).map(|c| c.2));
+        for &p in &self.popular {
+            if out.len() >= k {
+                break;
+            }
+            if !cart.contains(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+}
+
 struct Row {
     report: MethodReport,
     default: bool,
@@ -163,6 +235,28 @@ fn run(args: &Args) -> Result<(), String> {
     }
     for spec in &args.configs {
         push(learned(spec, parse_config(spec)?)?, false, "custom");
+    }
+    if !args.custom_only {
+        // Association rules from the miner (confidence-weighted), and the
+        // same with time decay where the log has timestamps: the effect of
+        // weighting recent orders more.
+        push(
+            eval.run("mined_confidence", |t| MinedRanker::fit(t, Decay::None))
+                .map_err(|e| e.to_string())?,
+            false,
+            "variant: association rules (Miner)",
+        );
+        if log.timestamp(0).is_some() {
+            let half_life = Decay::HalfLife(std::time::Duration::from_secs(30 * 86_400));
+            push(
+                eval.run("mined_confidence_decay30d", |t| {
+                    MinedRanker::fit(t, half_life)
+                })
+                .map_err(|e| e.to_string())?,
+                false,
+                "variant: association rules, 30-day half-life",
+            );
+        }
     }
     let r = eval
         .run("popularity", |t| Ok(Popularity::fit(t)))
