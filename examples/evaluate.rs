@@ -144,7 +144,7 @@ impl MinedRanker {
         let mut out = vec![Vec::new(); n];
         for r in mined.rules() {
             if let (Some(a), Some(b)) = (log.item(r.from), log.item(r.to)) {
-                out[a as usize].push((b, r.weight as f32));
+                out[a as usize].push((b, r.weight));
             }
         }
         let popular = cartwise::eval::popularity_list(train);
