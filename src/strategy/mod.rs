@@ -429,19 +429,6 @@ impl Candidates {
         }
     }
 
-    /// Adds `f(product)` to the summed cross-sell weight of every candidate
-    /// from position `from` on (in insertion order), without counting it as
-    /// a piece of evidence: how a strategy applies a prior to what it
-    /// found. Non-finite or negative values are ignored.
-    pub fn add_to_weights(&mut self, from: usize, f: impl Fn(ProductId) -> f32) {
-        for c in self.list.iter_mut().skip(from) {
-            let v = f(c.product);
-            if v >= 0.0 && v.is_finite() {
-                c.cross_weight = (c.cross_weight + v).min(f32::MAX);
-            }
-        }
-    }
-
     /// Whether `product` is already a candidate.
     #[inline]
     pub fn contains(&self, product: ProductId) -> bool {
