@@ -86,6 +86,24 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     fn popularity(&self, id: ProductId) -> u32;
     /// The highest popularity in the catalog (for normalising).
     fn max_popularity(&self) -> u32;
+    /// The product's margin as a fraction of its price, `(price - cost) /
+    /// price`, or 0 when the cost is unknown or the price is 0: the
+    /// [`DefaultScorer`](crate::DefaultScorer)'s margin term.
+    ///
+    /// The default computes it on every call; a catalog that stores it
+    /// (as [`InMemoryCatalog`] does) saves the serving path a division per
+    /// candidate. An override must return the same value.
+    fn margin(&self, id: ProductId) -> f32 {
+        margin_of(self.price(id).minor(), self.cost(id))
+    }
+    /// `ln(1 + popularity) / ln(1 + max popularity)`, in `[0, 1]`: the
+    /// [`DefaultScorer`](crate::DefaultScorer)'s popularity term.
+    ///
+    /// The default computes it on every call; [`InMemoryCatalog`] stores
+    /// it. An override must return the same value.
+    fn popularity_term(&self, id: ProductId) -> f32 {
+        popularity_term_of(self.popularity(id), self.max_popularity())
+    }
     /// The product's category.
     fn category(&self, id: ProductId) -> CategoryId;
     /// Number of categories.
@@ -257,6 +275,91 @@ impl<T: Copy> Lists<T> {
 /// Sentinel for "no family" in the dense family array.
 const NO_FAMILY: u32 = u32::MAX;
 
+/// `(price - cost) / price`, 0 when the cost is unknown or the price 0.
+#[inline]
+fn margin_of(price: u64, cost: Option<Money>) -> f32 {
+    match cost {
+        Some(cost) if price > 0 => {
+            (price.saturating_sub(cost.minor()) as f64 / price as f64) as f32
+        }
+        _ => 0.0,
+    }
+}
+
+/// `ln(1 + popularity) / ln(1 + max)`; the norm never divides by 0.
+#[inline]
+fn popularity_term_of(popularity: u32, max: u32) -> f32 {
+    let norm = (1.0 + max as f32).ln().max(f32::MIN_POSITIVE);
+    (1.0 + popularity as f32).ln() / norm
+}
+
+/// What the serving path reads for every candidate, packed into one
+/// 32-byte row (aligned, so a row never straddles a cache line).
+///
+/// With one array per field a candidate cost up to six cache misses at a
+/// million products (price, stock, category, variant group, cost,
+/// popularity); with the row it costs one (BENCHMARKS.md, finding 1). The
+/// two score terms are precomputed because they depend only on the product
+/// and cost a logarithm and a division per candidate otherwise (finding 3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(32))]
+struct Hot {
+    price: u64,
+    /// [`margin_of`] the price and cost.
+    margin: f32,
+    /// [`popularity_term_of`] the popularity.
+    popularity_term: f32,
+    /// Units in stock; meaningful only with [`TRACKED`] in `flags`.
+    stock: u32,
+    category: CategoryId,
+    /// [`NO_FAMILY`] when the product has no variant group.
+    variant_group: u32,
+    flags: u32,
+}
+
+/// `Hot::flags` bit: the product's stock is tracked.
+const TRACKED: u32 = 1;
+
+impl Hot {
+    #[inline]
+    fn stock(&self) -> Option<u32> {
+        (self.flags & TRACKED != 0).then_some(self.stock)
+    }
+
+    #[inline]
+    fn set_stock(&mut self, stock: Option<u32>) {
+        self.stock = stock.unwrap_or(0);
+        self.flags = (self.flags & !TRACKED) | u32::from(stock.is_some());
+    }
+}
+
+/// The rows of a catalog, from its per-field arrays (all of length `n`).
+fn hot_rows(
+    price: &[Money],
+    stock: &[Option<u32>],
+    cost: &[Option<Money>],
+    popularity: &[u32],
+    max_popularity: u32,
+    category: &[CategoryId],
+    variant_group: &[u32],
+) -> Vec<Hot> {
+    (0..price.len())
+        .map(|i| {
+            let mut h = Hot {
+                price: price[i].minor(),
+                margin: margin_of(price[i].minor(), cost[i]),
+                popularity_term: popularity_term_of(popularity[i], max_popularity),
+                stock: 0,
+                category: category[i],
+                variant_group: variant_group[i],
+                flags: 0,
+            };
+            h.set_stock(stock[i]);
+            h
+        })
+        .collect()
+}
+
 /// The immutable part of an [`InMemoryCatalog`], shared between versions
 /// that differ only in price or stock.
 #[derive(Debug, PartialEq)]
@@ -266,7 +369,6 @@ struct Static {
     cost: Vec<Option<Money>>,
     popularity: Vec<u32>,
     max_popularity: u32,
-    category: Vec<CategoryId>,
     family: Vec<u32>,
     tier: Vec<u32>,
     features: Lists<FeatureId>,
@@ -276,7 +378,6 @@ struct Static {
     family_names: Arena,
     family_members: Lists<ProductId>,
     feature_names: Arena,
-    variant_group: Vec<u32>,
     variant_names: Arena,
     variant_members: Lists<ProductId>,
     attributes: Lists<(AttributeId, AttributeId)>,
@@ -289,12 +390,13 @@ struct Static {
 /// A catalog held in memory as flat arrays; build it with [`CatalogBuilder`].
 ///
 /// Cloning is cheap (reference counts); [`with_stock`](Self::with_stock) and
-/// [`with_price`](Self::with_price) copy only the array they change.
+/// [`with_price`](Self::with_price) copy only the per-product rows the
+/// serving path reads (32 bytes a product), sharing names, features and
+/// indexes with the original.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InMemoryCatalog {
     fixed: Arc<Static>,
-    price: Arc<Vec<Money>>,
-    stock: Arc<Vec<Option<u32>>>,
+    hot: Arc<Vec<Hot>>,
 }
 
 impl InMemoryCatalog {
@@ -329,9 +431,9 @@ impl InMemoryCatalog {
         let n = self.len();
         let changes: Vec<_> = changes.into_iter().collect();
         check_ids(n, changes.iter().map(|c| c.0))?;
-        let stock = Arc::make_mut(&mut next.stock);
+        let hot = Arc::make_mut(&mut next.hot);
         for (id, s) in changes {
-            stock[id.index()] = s;
+            hot[id.index()].set_stock(s);
         }
         Ok(next)
     }
@@ -347,9 +449,11 @@ impl InMemoryCatalog {
         let mut next = self.clone();
         let changes: Vec<_> = changes.into_iter().collect();
         check_ids(self.len(), changes.iter().map(|c| c.0))?;
-        let price = Arc::make_mut(&mut next.price);
+        let hot = Arc::make_mut(&mut next.hot);
         for (id, p) in changes {
-            price[id.index()] = p;
+            let row = &mut hot[id.index()];
+            row.price = p.minor();
+            row.margin = margin_of(p.minor(), self.fixed.cost[id.index()]);
         }
         Ok(next)
     }
@@ -362,7 +466,6 @@ impl InMemoryCatalog {
             + s.names.heap_bytes()
             + s.cost.capacity() * std::mem::size_of::<Option<Money>>()
             + s.popularity.capacity() * 4
-            + s.category.capacity() * 4
             + s.family.capacity() * 4
             + s.tier.capacity() * 4
             + s.features.heap_bytes()
@@ -372,13 +475,11 @@ impl InMemoryCatalog {
             + s.family_names.heap_bytes()
             + s.family_members.heap_bytes()
             + s.feature_names.heap_bytes()
-            + s.variant_group.capacity() * 4
             + s.variant_names.heap_bytes()
             + s.variant_members.heap_bytes()
             + s.attributes.heap_bytes()
             + s.attribute_names.heap_bytes()
-            + self.price.capacity() * 8
-            + self.stock.capacity() * std::mem::size_of::<Option<u32>>()
+            + self.hot.capacity() * std::mem::size_of::<Hot>()
     }
 
     /// The products back as owned [`Product`]s, in id (SKU) order. Feeding
@@ -447,12 +548,12 @@ impl InMemoryCatalog {
             id,
             sku: s.skus.get(i),
             name: s.names.get(i),
-            price: self.price[i],
-            category: s.category_names.get(s.category[i].index()),
+            price: Money(self.hot[i].price),
+            category: s.category_names.get(self.hot[i].category.index()),
             family: (s.family[i] != NO_FAMILY).then(|| s.family_names.get(s.family[i] as usize)),
             tier: s.tier[i],
             features: s.features.get(i),
-            stock: self.stock[i],
+            stock: self.hot[i].stock(),
             cost: s.cost[i],
             popularity: s.popularity[i],
         }
@@ -507,7 +608,7 @@ impl Catalog for InMemoryCatalog {
     }
     #[inline]
     fn price(&self, id: ProductId) -> Money {
-        self.price[id.index()]
+        Money(self.hot[id.index()].price)
     }
     #[inline]
     fn cost(&self, id: ProductId) -> Option<Money> {
@@ -515,7 +616,7 @@ impl Catalog for InMemoryCatalog {
     }
     #[inline]
     fn stock(&self, id: ProductId) -> Option<u32> {
-        self.stock[id.index()]
+        self.hot[id.index()].stock()
     }
     #[inline]
     fn popularity(&self, id: ProductId) -> u32 {
@@ -526,8 +627,16 @@ impl Catalog for InMemoryCatalog {
         self.fixed.max_popularity
     }
     #[inline]
+    fn margin(&self, id: ProductId) -> f32 {
+        self.hot[id.index()].margin
+    }
+    #[inline]
+    fn popularity_term(&self, id: ProductId) -> f32 {
+        self.hot[id.index()].popularity_term
+    }
+    #[inline]
     fn category(&self, id: ProductId) -> CategoryId {
-        self.fixed.category[id.index()]
+        self.hot[id.index()].category
     }
     fn category_count(&self) -> usize {
         self.fixed.category_names.len()
@@ -567,7 +676,7 @@ impl Catalog for InMemoryCatalog {
     }
     #[inline]
     fn variant_group(&self, id: ProductId) -> Option<VariantGroupId> {
-        let g = self.fixed.variant_group[id.index()];
+        let g = self.hot[id.index()].variant_group;
         (g != NO_FAMILY).then_some(VariantGroupId(g))
     }
     #[inline]
@@ -901,6 +1010,15 @@ impl CatalogBuilder {
         }
 
         let max_popularity = popularity.iter().copied().max().unwrap_or(0);
+        let hot = hot_rows(
+            &price,
+            &stock,
+            &cost,
+            &popularity,
+            max_popularity,
+            &category,
+            &variant_group,
+        );
         let category_index = interner
             .index
             .into_iter()
@@ -913,7 +1031,6 @@ impl CatalogBuilder {
                 cost,
                 popularity,
                 max_popularity,
-                category,
                 family,
                 tier,
                 features: Lists::from_groups(feature_groups),
@@ -923,7 +1040,6 @@ impl CatalogBuilder {
                 family_names: family_interner.names,
                 family_members: Lists::from_groups(by_family),
                 feature_names: feature_interner.names,
-                variant_group,
                 variant_names: variant_interner.names,
                 variant_members: Lists::from_groups(by_variant),
                 attributes: Lists::from_groups(attribute_groups),
@@ -932,8 +1048,7 @@ impl CatalogBuilder {
                 repurchasable,
                 relations: self.relations.clone(),
             }),
-            price: Arc::new(price),
-            stock: Arc::new(stock),
+            hot: Arc::new(hot),
         })
     }
 }

@@ -170,17 +170,11 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
     fn score(&self, ctx: &Context<'_, C>, candidates: &mut [Candidate]) {
         let cat = ctx.catalog;
         let w = &self.weights;
-        let pop_norm = (1.0 + cat.max_popularity() as f32)
-            .ln()
-            .max(f32::MIN_POSITIVE);
         for c in candidates {
+            // One row read per candidate: price, both precomputed terms and
+            // stock share a cache line in the in-memory catalog.
             let price = cat.price(c.product).minor();
-            let margin = match cat.cost(c.product) {
-                Some(cost) if price > 0 => {
-                    (price.saturating_sub(cost.minor()) as f64 / price as f64) as f32
-                }
-                _ => 0.0,
-            };
+            let margin = cat.margin(c.product);
             let (relevance, price_fit) = match c.evidence() {
                 Some(Evidence::Upgrade { fit, .. }) => (fit, fit),
                 Some(Evidence::Complement { source, .. }) => {
@@ -195,7 +189,7 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
                 }
                 None => (0.0, 0.0),
             };
-            let popularity = (1.0 + cat.popularity(c.product) as f32).ln() / pop_norm;
+            let popularity = cat.popularity_term(c.product);
             let depth = match cat.stock(c.product) {
                 Some(s) if w.low_stock > 0 && s < w.low_stock => s as f32 / w.low_stock as f32,
                 _ => 1.0,

@@ -762,6 +762,27 @@ fn a_top_up_is_a_cross_sell_of_a_line_already_in_the_cart() {
 }
 
 #[test]
+fn a_cart_product_that_is_also_an_upgrade_comes_back_only_as_a_top_up() {
+    // CHAIR-PRO is a higher tier of CHAIR (an upgrade of a cart line) and
+    // the table calls for four of it (a top-up of a cart line). Upgrading
+    // to a product the cart holds replaces nothing: the suggestion is the
+    // top-up, a cross-sell; an upsell-only request gets nothing.
+    let c = catalog([
+        product("TABLE", "Table", 40_000, "tables"),
+        product("CHAIR", "Chair", 5_000, "chairs").with_family("chairs", 1),
+        product("CHAIR-PRO", "Chair Pro", 6_000, "chairs").with_family("chairs", 2),
+    ]);
+    let e = engine(c, &[Link::new("TABLE", "CHAIR-PRO", 0.9).quantity(4)]);
+    let cart = [("TABLE", 1), ("CHAIR", 1), ("CHAIR-PRO", 1)];
+    let recs = ask(&e, &cart, &Request::new());
+    let s = find(&e, &recs, "CHAIR-PRO").expect("the top-up is suggested");
+    assert_eq!((s.kind, s.quantity), (Kind::CrossSell, 3));
+    assert!(matches!(s.reason, Reason::Complements { .. }));
+    let upsell_only = ask(&e, &cart, &Request::new().kinds(Kinds::Upsell));
+    assert!(find(&e, &upsell_only, "CHAIR-PRO").is_none());
+}
+
+#[test]
 fn the_quantity_scales_with_the_source_lines_quantity() {
     // Three tables, given as a plain slice of lines: twelve chairs.
     let e = furniture(None);

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::{Arena, InMemoryCatalog, Lists, Static, NO_FAMILY};
+use super::{hot_rows, Arena, InMemoryCatalog, Lists, Static, NO_FAMILY};
 use crate::error::{Error, Result};
 use crate::id::{AttributeId, CategoryId, FeatureId, ProductId};
 use crate::product::Money;
@@ -117,11 +117,13 @@ impl InMemoryCatalog {
         RawCatalog {
             skus: borrow_arena(&s.skus),
             names: borrow_arena(&s.names),
-            price: Cow::Borrowed(&self.price),
-            stock: Cow::Borrowed(&self.stock),
+            // The serving rows are not the wire format: the per-field arrays
+            // are, so a layout change of the rows needs no format change.
+            price: Cow::Owned(self.hot.iter().map(|h| Money(h.price)).collect()),
+            stock: Cow::Owned(self.hot.iter().map(|h| h.stock()).collect()),
             cost: Cow::Borrowed(&s.cost),
             popularity: Cow::Borrowed(&s.popularity),
-            category: Cow::Borrowed(&s.category),
+            category: Cow::Owned(self.hot.iter().map(|h| h.category).collect()),
             family: Cow::Borrowed(&s.family),
             tier: Cow::Borrowed(&s.tier),
             feature_offsets: Cow::Borrowed(&s.features.offsets),
@@ -129,7 +131,7 @@ impl InMemoryCatalog {
             category_names: borrow_arena(&s.category_names),
             family_names: borrow_arena(&s.family_names),
             feature_names: borrow_arena(&s.feature_names),
-            variant_group: Cow::Borrowed(&s.variant_group),
+            variant_group: Cow::Owned(self.hot.iter().map(|h| h.variant_group).collect()),
             variant_names: borrow_arena(&s.variant_names),
             attribute_offsets: Cow::Borrowed(&s.attributes.offsets),
             attribute_items: Cow::Borrowed(&s.attributes.items),
@@ -352,15 +354,24 @@ impl RawCatalog<'_> {
             .map(|c| (Box::from(category_names.get(c)), CategoryId::from_index(c)))
             .collect();
         let max_popularity = popularity.iter().copied().max().unwrap_or(0);
+        let cost = self.cost.into_owned();
+        let hot = hot_rows(
+            &self.price,
+            &self.stock,
+            &cost,
+            &popularity,
+            max_popularity,
+            &category,
+            &variant_group,
+        );
 
         Ok(InMemoryCatalog {
             fixed: Arc::new(Static {
                 skus,
                 names,
-                cost: self.cost.into_owned(),
+                cost,
                 popularity,
                 max_popularity,
-                category,
                 family,
                 tier,
                 features,
@@ -370,7 +381,6 @@ impl RawCatalog<'_> {
                 family_names,
                 family_members: Lists::from_groups(by_family),
                 feature_names,
-                variant_group,
                 variant_names,
                 variant_members: Lists::from_groups(by_variant),
                 attributes,
@@ -379,8 +389,7 @@ impl RawCatalog<'_> {
                 repurchasable,
                 relations,
             }),
-            price: Arc::new(self.price.into_owned()),
-            stock: Arc::new(self.stock.into_owned()),
+            hot: Arc::new(hot),
         })
     }
 }
