@@ -410,6 +410,36 @@ impl ResolvedRules {
     }
 }
 
+/// A 1024-bit Bloom-style filter over product ids: "certainly not in the
+/// set" in one shift and mask, so the per-candidate "is it in the cart?"
+/// check skips the binary search for nearly every candidate (it was a
+/// quarter of the filter's time on 20-line carts).
+#[derive(Clone, Debug, Default)]
+struct IdFilter([u64; 16]);
+
+impl IdFilter {
+    #[inline]
+    fn bit(p: ProductId) -> (usize, u64) {
+        let h = (u64::from(p.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+        (h >> 6, 1 << (h & 63))
+    }
+
+    fn set(&mut self, ids: &[ProductId]) {
+        self.0 = [0; 16];
+        for &p in ids {
+            let (w, b) = Self::bit(p);
+            self.0[w] |= b;
+        }
+    }
+
+    /// False only when `p` is certainly not in the set.
+    #[inline]
+    fn may_contain(&self, p: ProductId) -> bool {
+        let (w, b) = Self::bit(p);
+        self.0[w] & b != 0
+    }
+}
+
 /// Reusable per-call buffers; see [`Engine::recommend_with`].
 ///
 /// One scratch serves any engine (it resizes to the catalog on first use),
@@ -418,6 +448,7 @@ impl ResolvedRules {
 pub struct Scratch {
     cart: Vec<CartLine>,
     cart_sorted: Vec<ProductId>,
+    cart_filter: IdFilter,
     cart_by_product: Vec<CartLine>,
     merge: Vec<(ProductId, u32, u32)>,
     cart_categories: Vec<CategoryId>,
@@ -429,6 +460,7 @@ pub struct Scratch {
     candidates: Candidates,
     batch: Vec<Candidate>,
     keys: Vec<u128>,
+    winners: Vec<u128>,
     picked: Vec<usize>,
     category_counts: Vec<(CategoryId, u32)>,
     out: Vec<Suggestion>,
@@ -464,6 +496,10 @@ fn rank_key(pin: u32, score: f32, product: ProductId, index: usize) -> u128 {
         | (u128::from(product.0) << 32)
         | index as u128
 }
+
+/// Up to this limit the winners are picked by insertion into a sorted
+/// buffer ([`topk::smallest_k`]); above it, by partitioning.
+const SMALL_LIMIT: usize = 32;
 
 /// The batch index a [`rank_key`] carries.
 #[inline]
@@ -838,6 +874,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let Scratch {
             cart: cart_lines,
             cart_sorted,
+            cart_filter,
             cart_by_product,
             cart_categories,
             cart_groups,
@@ -848,6 +885,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             candidates,
             batch,
             keys,
+            winners,
             picked,
             category_counts,
             out,
@@ -917,7 +955,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 }
             }
             let p = c.product;
-            if cart_sorted.binary_search(&p).is_ok() {
+            if cart_filter.may_contain(p) && cart_sorted.binary_search(&p).is_ok() {
                 // A cart product comes back only as a top-up of its
                 // quantity, a cross-sell: an upgrade *to* it replaces
                 // nothing the customer lacks.
@@ -997,6 +1035,10 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let cap = request.max_per_category.or(rules.max_per_category);
         picked.clear();
         match cap {
+            None if request.limit <= SMALL_LIMIT => {
+                topk::smallest_k(keys, request.limit, winners);
+                picked.extend(winners.iter().map(|&k| key_index(k)));
+            }
             None => {
                 let head = topk::top_k_by(keys, request.limit, u128::cmp);
                 picked.extend(head.iter().map(|&k| key_index(k)));
@@ -1129,6 +1171,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         scratch
             .cart_sorted
             .extend(scratch.merge.iter().map(|m| m.0));
+        scratch.cart_filter.set(&scratch.cart_sorted);
         scratch.cart_by_product.clear();
         scratch
             .cart_by_product

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use super::{Candidates, Context, Kind, Strategy, Via};
+use crate::cart::CartLine;
 use crate::catalog::Catalog;
 use crate::graph::{CategoryRules, ComplementGraph, EdgeMeta};
+use crate::id::ProductId;
 
 /// How many products one category rule contributes by default: the most
 /// popular available products of the target category.
@@ -100,13 +102,86 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
     }
 
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates) {
+        // Lines are taken in batches of LINES, in three passes each. At a
+        // million products every cart line's offsets, edge list and its
+        // targets' catalog rows are likely cache misses; the first two
+        // passes are small loops that touch them for all lines of the batch
+        // at once, so the misses overlap instead of being paid one line
+        // after another. The third pass does the work, in cart order.
+        const LINES: usize = 32;
+        for (batch, lines) in ctx.cart.chunks(LINES).enumerate() {
+            let mut ranges = [(0usize, 0usize); LINES];
+            let mut linked = [0u64; LINES];
+            for (k, line) in lines.iter().enumerate() {
+                let r = self.graph.edge_range(line.product);
+                ranges[k] = (r.start, r.end);
+            }
+            for (k, line) in lines.iter().enumerate() {
+                linked[k] = self.linked_rules(ctx, line.product, ranges[k].0..ranges[k].1);
+            }
+            for (k, line) in lines.iter().enumerate() {
+                let range = ranges[k].0..ranges[k].1;
+                self.line_candidates(ctx, batch * LINES + k, line, range, linked[k], sink);
+            }
+        }
+    }
+}
+
+impl CrossSell {
+    /// Bit `i` set: the `i`-th category rule of `source`'s category (of the
+    /// first 64) has its category already reached by one of `source`'s
+    /// applicable edges, so the rule adds nothing. One pass over the edges
+    /// reads each target's category once, however many rules there are.
+    #[inline]
+    fn linked_rules<C: Catalog + ?Sized>(
+        &self,
+        ctx: &Context<'_, C>,
+        source: ProductId,
+        edges: std::ops::Range<usize>,
+    ) -> u64 {
+        let (graph, rules, catalog) = (&*self.graph, &*self.rules, ctx.catalog);
+        let rule_range = rules.rule_range(catalog.category(source));
+        if rule_range.is_empty() {
+            return 0;
+        }
+        let conditional = graph.has_conditions();
+        let masked = rule_range.start..rule_range.end.min(rule_range.start + 64);
+        let mut mask = 0u64;
+        for e in edges {
+            if conditional
+                && !graph
+                    .condition(e)
+                    .is_none_or(|c| c.holds(ctx.request.date, &ctx.request.segments))
+            {
+                continue;
+            }
+            let category = catalog.category(graph.target(e));
+            for r in masked.clone() {
+                if rules.rule(r).0 == category {
+                    mask |= 1 << (r - rule_range.start);
+                }
+            }
+        }
+        mask
+    }
+
+    /// The candidates of one cart line: its edges, then its category rules
+    /// (`linked` from [`Self::linked_rules`]).
+    fn line_candidates<C: Catalog + ?Sized>(
+        &self,
+        ctx: &Context<'_, C>,
+        line_index: usize,
+        line: &CartLine,
+        range: std::ops::Range<usize>,
+        linked_mask: u64,
+        sink: &mut Candidates,
+    ) {
         let catalog = ctx.catalog;
         let graph = &*self.graph;
         let request = ctx.request;
         let conditional = graph.has_conditions();
-        for (line_index, line) in ctx.cart.iter().enumerate() {
+        {
             let source = line.product;
-            let range = graph.edge_range(source);
             for e in range.clone() {
                 if conditional {
                     if let Some(c) = graph.condition(e) {
@@ -140,17 +215,25 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
                 sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
             }
             let rules = &*self.rules;
-            for r in rules.rule_range(catalog.category(source)) {
+            let rule_range = rules.rule_range(catalog.category(source));
+            for r in rule_range.clone() {
                 let (cat, w) = rules.rule(r);
-                // A curated link into the category (one that applies to this
-                // request) beats the rule.
-                let linked = range.clone().any(|e| {
-                    catalog.category(graph.target(e)) == cat
-                        && graph
-                            .condition(e)
-                            .is_none_or(|c| c.holds(request.date, &request.segments))
-                });
-                if ctx.covers_category(cat) || linked {
+                // A rule adds nothing when the cart covers its category or
+                // one of the line's edges already links into it.
+                if ctx.covers_category(cat) {
+                    continue;
+                }
+                let linked = if r - rule_range.start < 64 {
+                    linked_mask & (1 << (r - rule_range.start)) != 0
+                } else {
+                    range.clone().any(|e| {
+                        catalog.category(graph.target(e)) == cat
+                            && graph
+                                .condition(e)
+                                .is_none_or(|c| c.holds(request.date, &request.segments))
+                    })
+                };
+                if linked {
                     continue;
                 }
                 if let Some(c) = rules.condition(r) {
