@@ -460,7 +460,6 @@ pub struct Scratch {
     candidates: Candidates,
     batch: Vec<Candidate>,
     keys: Vec<u128>,
-    winners: Vec<u128>,
     picked: Vec<usize>,
     category_counts: Vec<(CategoryId, u32)>,
     out: Vec<Suggestion>,
@@ -496,10 +495,6 @@ fn rank_key(pin: u32, score: f32, product: ProductId, index: usize) -> u128 {
         | (u128::from(product.0) << 32)
         | index as u128
 }
-
-/// Up to this limit the winners are picked by insertion into a sorted
-/// buffer ([`topk::smallest_k`]); above it, by partitioning.
-const SMALL_LIMIT: usize = 32;
 
 /// The batch index a [`rank_key`] carries.
 #[inline]
@@ -885,7 +880,6 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             candidates,
             batch,
             keys,
-            winners,
             picked,
             category_counts,
             out,
@@ -970,11 +964,14 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                     }
                 }
             }
-            match catalog.stock(p) {
-                Some(0) => continue,
-                Some(s) => c.quantity = c.quantity.clamp(1, s),
-                None => c.quantity = c.quantity.max(1),
+            // Untracked stock caps nothing. Written without a match on the
+            // Option: tracked or not is close to random per candidate, and
+            // the mispredicted branch cost more than the select.
+            let available = catalog.stock(p).unwrap_or(u32::MAX);
+            if available == 0 {
+                continue;
             }
+            c.quantity = c.quantity.clamp(1, available);
             if let Some(budget) = request.budget {
                 match catalog.price(p).checked_mul(c.quantity) {
                     Some(cost) if cost <= budget => {}
@@ -1035,10 +1032,6 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         let cap = request.max_per_category.or(rules.max_per_category);
         picked.clear();
         match cap {
-            None if request.limit <= SMALL_LIMIT => {
-                topk::smallest_k(keys, request.limit, winners);
-                picked.extend(winners.iter().map(|&k| key_index(k)));
-            }
             None => {
                 let head = topk::top_k_by(keys, request.limit, u128::cmp);
                 picked.extend(head.iter().map(|&k| key_index(k)));

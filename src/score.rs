@@ -190,9 +190,14 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
                 None => (0.0, 0.0),
             };
             let popularity = cat.popularity_term(c.product);
-            let depth = match cat.stock(c.product) {
-                Some(s) if w.low_stock > 0 && s < w.low_stock => s as f32 / w.low_stock as f32,
-                _ => 1.0,
+            // s / low_stock below low_stock, else 1 (low / low is exactly
+            // 1.0); untracked stock counts as plenty. Branch-free, since
+            // tracked or not is close to random per candidate.
+            let depth = if w.low_stock == 0 {
+                1.0
+            } else {
+                let s = cat.stock(c.product).unwrap_or(u32::MAX);
+                s.min(w.low_stock) as f32 / w.low_stock as f32
             };
             c.score = w.relevance * relevance
                 + w.margin * margin

@@ -29,32 +29,6 @@ where
     head
 }
 
-/// The `k` smallest of `items`, ascending, into `out`, by insertion into a
-/// sorted buffer of at most `k`: O(n + k log(n/k)) moves for items in
-/// random order and no reordering of `items`. For the small `k` of a page
-/// of suggestions this beats partitioning (no swaps of the whole input);
-/// callers use [`top_k_by`] when `k` is large, since the worst case (items
-/// in descending order) is O(n k).
-pub fn smallest_k<T: Ord + Copy>(items: &[T], k: usize, out: &mut Vec<T>) {
-    out.clear();
-    if k == 0 {
-        return;
-    }
-    for &item in items {
-        if out.len() == k {
-            // Full: only an item below the current k-th can enter.
-            match out.last() {
-                Some(worst) if item < *worst => {
-                    out.pop();
-                }
-                _ => continue,
-            }
-        }
-        let at = out.partition_point(|x| *x < item);
-        out.insert(at, item);
-    }
-}
-
 /// Picks up to `k` items best first, accepting each only if `accept`
 /// (called in rank order, with the chance to record state such as a
 /// per-category count) agrees. Pushes accepted indices into `out`.
@@ -106,16 +80,6 @@ mod tests {
             reference.sort_unstable_by(|a, b| b.cmp(a));
             reference.truncate(k);
             let got = top_k_by(&mut v, k, |a, b| b.cmp(a)).to_vec();
-            prop_assert_eq!(got, reference);
-        }
-
-        #[test]
-        fn smallest_k_matches_full_sort(v in proptest::collection::vec(0u32..50, 0..200), k in 0usize..30) {
-            let mut reference = v.clone();
-            reference.sort_unstable();
-            reference.truncate(k);
-            let mut got = Vec::new();
-            smallest_k(&v, k, &mut got);
             prop_assert_eq!(got, reference);
         }
 

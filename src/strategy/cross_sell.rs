@@ -114,6 +114,15 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
             let mut linked = [0u64; LINES];
             for (k, line) in lines.iter().enumerate() {
                 let r = self.graph.edge_range(line.product);
+                if !r.is_empty() {
+                    // Start loading the line's weights (a separate array
+                    // from the targets, read only in the third pass) now,
+                    // alongside the other lines' loads. `black_box` only
+                    // keeps the otherwise unused read from being optimised
+                    // away; the value is discarded.
+                    std::hint::black_box(self.graph.edge_weight(r.start));
+                    std::hint::black_box(self.graph.edge_weight(r.end - 1));
+                }
                 ranges[k] = (r.start, r.end);
             }
             for (k, line) in lines.iter().enumerate() {
@@ -156,10 +165,11 @@ impl CrossSell {
                 continue;
             }
             let category = catalog.category(graph.target(e));
+            // Branch-free: whether an edge links into a rule's category is
+            // as good as random, and a mispredicted branch per edge and
+            // rule cost more than the comparison.
             for r in masked.clone() {
-                if rules.rule(r).0 == category {
-                    mask |= 1 << (r - rule_range.start);
-                }
+                mask |= u64::from(rules.rule(r).0 == category) << (r - rule_range.start);
             }
         }
         mask
