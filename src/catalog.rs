@@ -1138,4 +1138,60 @@ mod tests {
             Err(Error::UnknownSku { .. })
         ));
     }
+
+    /// The stored score terms equal the trait's default formulas, written
+    /// out here, before and after price and stock updates; stock round-trips
+    /// exactly, `u32::MAX` included.
+    #[test]
+    fn hot_rows_match_the_formulas_through_updates() {
+        let products = [
+            Product::new("p0", "free", Money(0), "x").with_cost(Money(10)),
+            Product::new("p1", "cheap", Money(100), "x")
+                .with_cost(Money(60))
+                .with_popularity(0),
+            Product::new("p2", "loss", Money(100), "x")
+                .with_cost(Money(150))
+                .with_popularity(7),
+            Product::new("p3", "no cost", Money(u64::MAX), "y").with_popularity(u32::MAX),
+            Product::new("p4", "stocked", Money(5), "y").with_stock(u32::MAX),
+        ];
+        let mut c = InMemoryCatalog::from_products(products).unwrap();
+        let check = |c: &InMemoryCatalog| {
+            let norm = (1.0 + c.max_popularity() as f32)
+                .ln()
+                .max(f32::MIN_POSITIVE);
+            for i in 0..c.len() {
+                let id = ProductId::from_index(i);
+                let price = c.price(id).minor();
+                let margin = match c.cost(id) {
+                    Some(cost) if price > 0 => {
+                        (price.saturating_sub(cost.minor()) as f64 / price as f64) as f32
+                    }
+                    _ => 0.0,
+                };
+                assert_eq!(c.margin(id).to_bits(), margin.to_bits(), "margin of {i}");
+                let pop = (1.0 + c.popularity(id) as f32).ln() / norm;
+                assert_eq!(
+                    c.popularity_term(id).to_bits(),
+                    pop.to_bits(),
+                    "popularity of {i}"
+                );
+            }
+        };
+        check(&c);
+        assert_eq!(c.stock(ProductId(4)), Some(u32::MAX));
+        assert_eq!(c.stock(ProductId(3)), None);
+        c = c
+            .with_price([(ProductId(1), Money(200)), (ProductId(0), Money(50))])
+            .unwrap();
+        check(&c);
+        assert_eq!(c.margin(ProductId(1)), 0.7);
+        c = c
+            .with_stock([(ProductId(3), Some(0)), (ProductId(4), None)])
+            .unwrap();
+        assert_eq!(c.stock(ProductId(3)), Some(0));
+        assert_eq!(c.stock(ProductId(4)), None);
+        let again = InMemoryCatalog::from_products(c.to_products()).unwrap();
+        assert_eq!(again, c);
+    }
 }

@@ -1426,3 +1426,54 @@ impl<R: Recommender + ?Sized> Recommender for Arc<R> {
         (**self).recommend(cart, request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{key_index, rank_key, IdFilter};
+    use crate::id::ProductId;
+    use proptest::prelude::*;
+
+    fn any_score() -> impl proptest::strategy::Strategy<Value = f32> {
+        prop_oneof![
+            any::<f32>().prop_filter("finite", |s| s.is_finite()),
+            Just(0.0f32),
+            Just(-0.0f32),
+            Just(f32::MIN),
+            Just(f32::MAX),
+            (0u32..4).prop_map(|s| s as f32 * 0.25),
+        ]
+    }
+
+    proptest! {
+        /// The integer key orders exactly as the comparator it replaced:
+        /// pin ascending, score descending by `total_cmp`, product ascending.
+        #[test]
+        fn rank_keys_order_as_pin_then_score_then_product(
+            a in (0u32..4, any_score(), 0u32..8),
+            b in (0u32..4, any_score(), 0u32..8),
+        ) {
+            let reference = a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2));
+            let ka = rank_key(a.0, a.1, ProductId(a.2), 7);
+            let kb = rank_key(b.0, b.1, ProductId(b.2), 7);
+            prop_assert_eq!(ka.cmp(&kb), reference);
+            prop_assert_eq!(key_index(ka), 7);
+        }
+
+        /// The cart filter never says "not in the set" of a member.
+        #[test]
+        fn id_filter_has_no_false_negatives(
+            ids in proptest::collection::vec(0u32..2_000_000, 0..64),
+            probe in 0u32..2_000_000,
+        ) {
+            let ids: Vec<ProductId> = ids.into_iter().map(ProductId).collect();
+            let mut f = IdFilter::default();
+            f.set(&ids);
+            for &p in &ids {
+                prop_assert!(f.may_contain(p));
+            }
+            if !f.may_contain(ProductId(probe)) {
+                prop_assert!(!ids.contains(&ProductId(probe)));
+            }
+        }
+    }
+}

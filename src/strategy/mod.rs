@@ -514,3 +514,54 @@ impl Candidates {
         self.list.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Candidates, Via};
+    use crate::id::ProductId;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hash-table sink equals a naive one: one candidate per
+        /// product in first-insertion order, weights summed, ids outside
+        /// the catalog ignored; across growth and across resets.
+        #[test]
+        fn sink_matches_a_naive_reference(
+            calls in proptest::collection::vec(
+                proptest::collection::vec((0u32..3000, 0u32..4), 0..1500),
+                1..4,
+            ),
+        ) {
+            let mut sink = Candidates::new();
+            for adds in &calls {
+                sink.reset(2500);
+                let mut reference: Vec<(u32, f32, u16)> = Vec::new();
+                for &(p, w) in adds {
+                    sink.add_cross_sell(ProductId(p), ProductId(0), w as f32, Via::Custom);
+                    if p >= 2500 {
+                        continue;
+                    }
+                    match reference.iter_mut().find(|r| r.0 == p) {
+                        Some(r) => {
+                            r.1 += w as f32;
+                            r.2 += 1;
+                        }
+                        None => reference.push((p, w as f32, 1)),
+                    }
+                }
+                let got: Vec<(u32, f32, u16)> = sink
+                    .as_slice()
+                    .iter()
+                    .map(|c| (c.product.0, c.cross_weight, c.support))
+                    .collect();
+                prop_assert_eq!(&got, &reference);
+                for p in [0u32, 1, 2499, 2500, 2999] {
+                    prop_assert_eq!(
+                        sink.contains(ProductId(p)),
+                        reference.iter().any(|r| r.0 == p)
+                    );
+                }
+            }
+        }
+    }
+}

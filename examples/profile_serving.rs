@@ -1,0 +1,113 @@
+//! Times `Engine::recommend_with` on the bench workload outside criterion,
+//! for profiling (perf, callgrind) and for A/B runs of two builds.
+//!
+//! Builds the synthetic engine of `benches/common` for `N` products, draws
+//! 4096 carts each of 1, 5 and 20 lines, and prints per call: the median of
+//! `PASSES` passes over the 4096 carts ("cold": a stream of different
+//! customers, whose data is mostly not in cache) and over 8 carts repeated
+//! ("cached"), plus a checksum of every answer (products, scores, kinds,
+//! quantities) so two builds can be shown to answer identically.
+//!
+//! ```sh
+//! cargo run --release --example profile_serving -- [N] [PASSES]
+//! # one cart size, only the cold passes, under callgrind (counts per call
+//! # = totals / (4096 x (1 + PASSES))):
+//! LINES=5 COLD_ONLY=1 valgrind --tool=callgrind --collect-atstart=no \
+//!   --toggle-collect='profile_serving::pass' --cache-sim=yes --branch-sim=yes \
+//!   --D1=49152,12,64 --LL=33554432,16,64 \
+//!   target/release/examples/profile_serving 100000 1
+//! ```
+//!
+//! Environment: `LINES` (1, 5 or 20: only that size), `COLD_ONLY`,
+//! `CACHED_ONLY`.
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use cartwise::{CartLine, Engine, Kinds, Request, Scratch};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// One pass over `carts`; returns a checksum of the answers.
+#[inline(never)]
+fn pass(engine: &Engine, carts: &[Vec<CartLine>], req: &Request, scratch: &mut Scratch) -> u64 {
+    let mut checksum = 0u64;
+    for cart in carts {
+        let answer = engine
+            .recommend_with(scratch, cart, req)
+            .expect("the bench carts are valid");
+        for s in answer {
+            checksum = checksum.wrapping_mul(31).wrapping_add(
+                u64::from(s.product.0)
+                    ^ (u64::from(s.score.to_bits()) << 20)
+                    ^ (s.kind as u64)
+                    ^ (u64::from(s.quantity) << 52),
+            );
+        }
+    }
+    checksum
+}
+
+/// Median microseconds per call over `passes` runs of `calls` calls each.
+fn median_micros(passes: usize, calls: usize, mut run: impl FnMut()) -> Option<f64> {
+    let mut t: Vec<f64> = (0..passes)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed().as_secs_f64() * 1e6 / calls as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t.get(t.len() / 2).copied()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>());
+    let n = args.next().and_then(Result::ok).unwrap_or(1_000_000);
+    let passes = args.next().and_then(Result::ok).unwrap_or(7).max(1);
+    let only: Option<usize> = std::env::var("LINES").ok().and_then(|s| s.parse().ok());
+    let cold = std::env::var_os("CACHED_ONLY").is_none();
+    let cached = std::env::var_os("COLD_ONLY").is_none();
+
+    let start = Instant::now();
+    let w = common::Workload::generate(n, common::SEED);
+    let engine = w.engine();
+    eprintln!(
+        "{n} products, {:.1} edges per product, set up in {:.1} s",
+        w.mean_degree(),
+        start.elapsed().as_secs_f64()
+    );
+    let req = Request::new().limit(10).kinds(Kinds::Both);
+    let mut scratch = Scratch::new();
+    for lines in [1usize, 5, 20] {
+        if only.is_some_and(|l| l != lines) {
+            continue;
+        }
+        let carts = w.carts(lines, 4096);
+        let few = &carts[..8];
+        // The first pass warms the scratch and gives the checksum.
+        let sum = pass(&engine, &carts, &req, &mut scratch);
+        let t_cold = cold
+            .then(|| {
+                median_micros(passes, carts.len(), || {
+                    black_box(pass(&engine, &carts, &req, &mut scratch));
+                })
+            })
+            .flatten();
+        let t_cached = cached
+            .then(|| {
+                median_micros(passes, few.len() * 512, || {
+                    for _ in 0..512 {
+                        black_box(pass(&engine, few, &req, &mut scratch));
+                    }
+                })
+            })
+            .flatten();
+        let show = |t: Option<f64>| t.map_or_else(|| "-".to_owned(), |t| format!("{t:.3} us"));
+        println!(
+            "lines {lines:2}: cold {}, cached {}, checksum {sum:016x}",
+            show(t_cold),
+            show(t_cached)
+        );
+    }
+}
