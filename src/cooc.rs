@@ -129,40 +129,70 @@ impl CoCounts {
         let n = orders.n_items();
         let item_counts = orders.item_counts();
         let inv = Inverted::build(orders, |_, _| true)?;
-        let sizes: Vec<u32> = orders.pair_orders().map(|o| o.len() as u32).collect();
+        // The pair-counted orders, flattened: the walk below then reads one
+        // contiguous array through one offset table, without the view's
+        // bounds checks and truncation per order (ported from the learn
+        // branch, where it was part of a 1.3x faster count on retail_fimi).
+        let mut ord_off = Vec::with_capacity(orders.len() + 1);
+        ord_off.push(0u32);
+        let mut ord_items = Vec::with_capacity(inv.orders.len());
+        for order in orders.pair_orders() {
+            ord_items.extend_from_slice(order);
+            // Fits: `Inverted::build` checked the lines against `u32`.
+            ord_off.push(ord_items.len() as u32);
+        }
+        let (ord_off, ord_items) = (&ord_off[..], &ord_items[..]);
+        let sizes: Vec<u32> = ord_off.windows(2).map(|w| w[1] - w[0]).collect();
         let work = inv.work(&sizes);
         let row_block = |range: Range<usize>| -> Block<u32> {
             let mut acc = vec![0u32; n];
-            let mut touched: Vec<u32> = Vec::new();
+            // Branch-free "push if new": every item is written at `nt`, and
+            // `nt` advances only when the item was not yet touched, which
+            // avoids a mispredicted branch per increment. Each item enters
+            // at most once per row, so `n + 1` slots suffice.
+            let mut touched = vec![0u32; n + 1];
             let mut lens = Vec::with_capacity(range.len());
             let mut targets = Vec::new();
             let mut counts = Vec::new();
             for i in range {
+                let mut nt = 0usize;
                 for &o in inv.orders(i) {
-                    for &j in orders.pair_items(o as usize) {
-                        let a = &mut acc[j as usize];
-                        if *a == 0 {
-                            touched.push(j);
-                        }
-                        *a += 1;
+                    let (a, b) = (
+                        ord_off[o as usize] as usize,
+                        ord_off[o as usize + 1] as usize,
+                    );
+                    for &j in &ord_items[a..b] {
+                        let slot = &mut acc[j as usize];
+                        touched[nt] = j;
+                        nt += usize::from(*slot == 0);
+                        *slot += 1;
                     }
                 }
+                let touched = &mut touched[..nt];
                 let before = targets.len();
-                if touched.len() * DENSE_SCAN_RATIO >= n {
+                if nt * DENSE_SCAN_RATIO >= n {
                     // A dense row (a popular item): scanning the accumulator
                     // in id order is cheaper than sorting the touched list.
+                    // Branch-free: every slot is written at `len`, which
+                    // advances only past a counted item other than `i`
+                    // (which items are counted is data, so a branch on it
+                    // mispredicts often). Room for all `n` is made first.
+                    acc[i] = 0;
+                    targets.resize(before + n, 0);
+                    counts.resize(before + n, 0);
+                    let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                    let mut len = 0usize;
                     for (j, a) in acc.iter_mut().enumerate() {
-                        if *a != 0 {
-                            if j != i {
-                                targets.push(j as u32);
-                                counts.push(*a);
-                            }
-                            *a = 0;
-                        }
+                        t[len] = j as u32;
+                        c[len] = *a;
+                        len += usize::from(*a != 0);
+                        *a = 0;
                     }
+                    targets.truncate(before + len);
+                    counts.truncate(before + len);
                 } else {
                     touched.sort_unstable();
-                    for &j in &touched {
+                    for &j in touched.iter() {
                         if j as usize != i {
                             targets.push(j);
                             counts.push(acc[j as usize]);
@@ -170,7 +200,6 @@ impl CoCounts {
                         acc[j as usize] = 0;
                     }
                 }
-                touched.clear();
                 lens.push((targets.len() - before) as u32);
             }
             (lens, targets, counts)

@@ -196,11 +196,13 @@ pub const MAX_NEIGHBOURS: usize = 512;
 pub const MAX_DENSE_ITEMS: usize = 4096;
 
 /// The most frequent items whose pair counts the local solver copies into a
-/// dense `HUB_ITEMS x HUB_ITEMS` table (8 MiB of `u16` at most, counts of
-/// 65535 or more looked up exactly): a lookup
-/// between two of them, the common case inside a neighbourhood, is then one
-/// load instead of a binary search in a row of thousands.
-pub const HUB_ITEMS: usize = 2048;
+/// dense table (the upper triangle of `HUB_ITEMS x HUB_ITEMS` bytes, 8 MiB
+/// at most; counts of 255 or more are looked up exactly): a lookup between
+/// two of them, the common case inside a neighbourhood, is then one load
+/// instead of a binary search in a row of thousands. 4096 rather than 2048
+/// (a `u16` square table of the same size) cut the local solver's time on
+/// retail_fimi by about a fifth: fewer pairs fall back to searching rows.
+pub const HUB_ITEMS: usize = 4096;
 
 impl LearnConfig {
     fn validate(&self) -> Result<()> {
@@ -678,10 +680,13 @@ fn local_edges(
     threads: usize,
 ) -> Vec<Triple> {
     let n = cc.n_items();
-    let k = config.neighbours;
-    let work: Vec<u64> = (0..n as u32)
-        .map(|j| {
-            let d = cc.neighbours(j).0.len().min(k) as u64;
+
+    let hoods = neighbourhoods(cc, config, threads);
+    let work: Vec<u64> = hoods
+        .order
+        .iter()
+        .map(|&j| {
+            let d = hoods.of(j).len() as u64;
             d * d * d / 6 + d * d + 1
         })
         .collect();
@@ -689,73 +694,20 @@ fn local_edges(
     // Below about a millisecond of work, a second thread costs more than it
     // saves (rough estimate, not measured finely).
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    let lookup = PairLookup::new(cc, HUB_ITEMS);
-    let lookup = &lookup;
+    let lookup = PairLookup::new(cc, HUB_ITEMS, threads);
+    let (lookup, hoods) = (&lookup, &hoods);
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
-        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
-        let mut nb: Vec<(u32, u32)> = Vec::new();
         let mut rhs: Vec<f64> = Vec::new();
         let mut a: Vec<f64> = Vec::new();
-        for j in range {
-            let j = j as u32;
-            let (t, c) = cc.neighbours(j);
-            cand.clear();
-            for (&i, &cij) in t.iter().zip(c) {
-                if cij >= config.min_pair_count {
-                    let key = match config.rank {
-                        NeighbourRank::Count => f64::from(cij),
-                        NeighbourRank::CountOverSqrt => {
-                            f64::from(cij) / f64::from(cc.count_of(i)).sqrt()
-                        }
-                    };
-                    cand.push((key, i, cij));
-                }
-            }
-            if cand.is_empty() {
-                continue;
-            }
-            let cmp =
-                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
-            if cand.len() > k {
-                cand.select_nth_unstable_by(k - 1, cmp);
-                cand.truncate(k);
-            }
-            nb.clear();
-            nb.extend(cand.iter().map(|x| (x.1, x.2)));
-            nb.sort_unstable();
+        let mut pos = vec![NOT_IN_SET; n];
+        let mut hubs = Vec::new();
+        for &j in &hoods.order[range] {
+            let nb = hoods.of(j);
             let d = nb.len();
-            a.clear();
-            a.resize(d * d, 0.0);
             rhs.clear();
-            for p in 0..d {
-                let (i, cij) = nb[p];
-                a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
-                rhs.push(f64::from(cij));
-                if lookup.is_hub(i) {
-                    // Pairs with another hub item come from the table; pairs
-                    // with a non-hub item are filled from that item's side.
-                    for q in p + 1..d {
-                        let b = nb[q].0;
-                        if lookup.is_hub(b) {
-                            let v = f64::from(lookup.get(i, b));
-                            a[p * d + q] = v;
-                            a[q * d + p] = v;
-                        }
-                    }
-                } else {
-                    // A non-hub row is short: one galloping pass over it
-                    // finds every neighbour (both lists sorted by id).
-                    let (ti, ci) = cc.neighbours(i);
-                    gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
-                        if q != p {
-                            let v = f64::from(v);
-                            a[p * d + q] = v;
-                            a[q * d + p] = v;
-                        }
-                    });
-                }
-            }
+            rhs.extend(nb.iter().map(|x| f64::from(x.1)));
+            fill_gram(cc, lookup, penalty, nb, &mut pos, &mut hubs, &mut a);
             if !cholesky_solve(&mut a, d, &mut rhs) {
                 continue;
             }
@@ -773,65 +725,296 @@ fn local_edges(
         .collect()
 }
 
-/// `c(a, b)` lookups: dense among the hub items, binary search in the
-/// shorter row otherwise.
-struct PairLookup<'a> {
-    cc: &'a CoCounts,
-    hub_pos: Vec<u32>,
-    hub: Vec<u16>,
-    h: usize,
+/// Every target's regressors for the local solver, and the order to solve
+/// the targets in.
+struct Neighbourhoods {
+    /// `offsets[j]..offsets[j + 1]` is target `j`'s run in `nb`.
+    offsets: Vec<u32>,
+    /// `(regressor, c(regressor, target))`, ascending by regressor within
+    /// a target.
+    nb: Vec<(u32, u32)>,
+    /// The targets with at least one regressor, grouped by their first
+    /// choice of regressor (then by id): consecutive targets then share
+    /// much of their neighbourhood, so the pair counts filling their
+    /// systems are still in cache. Solving order does not change any
+    /// result (each target is solved alone, and `to_csr` sorts).
+    order: Vec<u32>,
 }
 
+impl Neighbourhoods {
+    fn of(&self, j: u32) -> &[(u32, u32)] {
+        &self.nb[self.offsets[j as usize] as usize..self.offsets[j as usize + 1] as usize]
+    }
+}
+
+/// A chunk of [`neighbourhoods`]: per target `(regressor count, first
+/// choice)`, then the regressors concatenated.
+type HoodsChunk = (Vec<(u32, u32)>, Vec<(u32, u32)>);
+
+/// Chooses each target's regressors: the [`LearnConfig::neighbours`] items
+/// seen with it at least [`LearnConfig::min_pair_count`] times, best by
+/// [`LearnConfig::rank`] (ties by item id). In parallel over targets.
+fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighbourhoods {
+    let n = cc.n_items();
+    let k = config.neighbours;
+    // sqrt once per item rather than once per pair (the same values, so
+    // the same ranking).
+    let sqrt_count: Vec<f64> = cc
+        .item_counts()
+        .iter()
+        .map(|&c| f64::from(c).sqrt())
+        .collect();
+    let work: Vec<u64> = (0..n as u32)
+        .map(|j| cc.neighbours(j).0.len() as u64 + 1)
+        .collect();
+    let total: u64 = work.iter().sum();
+    let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
+    // Per chunk: for each target, the number of regressors and the first
+    // choice (u32::MAX if none); the regressors concatenated.
+    let block = |range: std::ops::Range<usize>| -> HoodsChunk {
+        let mut heads = Vec::with_capacity(range.len());
+        let mut nb = Vec::new();
+        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
+        for j in range {
+            let (t, c) = cc.neighbours(j as u32);
+            cand.clear();
+            for (&i, &cij) in t.iter().zip(c) {
+                if cij >= config.min_pair_count {
+                    let key = match config.rank {
+                        NeighbourRank::Count => f64::from(cij),
+                        NeighbourRank::CountOverSqrt => f64::from(cij) / sqrt_count[i as usize],
+                    };
+                    cand.push((key, i, cij));
+                }
+            }
+            let cmp =
+                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+            if cand.len() > k {
+                cand.select_nth_unstable_by(k - 1, cmp);
+                cand.truncate(k);
+            }
+            let first = cand
+                .iter()
+                .min_by(|x, y| cmp(x, y))
+                .map_or(u32::MAX, |x| x.1);
+            heads.push((cand.len() as u32, first));
+            let before = nb.len();
+            nb.extend(cand.iter().map(|x| (x.1, x.2)));
+            nb[before..].sort_unstable();
+        }
+        (heads, nb)
+    };
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u32);
+    let mut nb = Vec::new();
+    let mut keyed: Vec<(u32, u32)> = Vec::new();
+    let mut j = 0u32;
+    for (heads, part) in par_chunks(&work, threads, block) {
+        for (len, first) in heads {
+            // At most K (<= 512) per item, so the total fits u32 whenever
+            // the item count does (~8 million items).
+            let end = offsets[j as usize] + len;
+            offsets.push(end);
+            if len > 0 {
+                keyed.push((first, j));
+            }
+            j += 1;
+        }
+        nb.extend_from_slice(&part);
+    }
+    keyed.sort_unstable();
+    let order = keyed.into_iter().map(|x| x.1).collect();
+    Neighbourhoods { offsets, nb, order }
+}
+
+/// `c(a, b)` lookups: dense among the hub items (the upper triangle of a
+/// `h x h` table of `u8`, saturated counts looked up exactly), binary
+/// search in the shorter row otherwise.
+struct PairLookup<'a> {
+    cc: &'a CoCounts,
+    /// Position of each item among the hubs (by count, descending), or
+    /// [`NOT_HUB`].
+    hub_pos: Vec<u32>,
+    /// Row `p` (pairs `(p, q)` for `q > p`) starts at `row_start[p]`, so
+    /// that `(p, q)` is at `row_start[p] + q` (the offset absorbs the
+    /// missing `p + 1` leading entries).
+    row_start: Vec<usize>,
+    /// `min(c(a, b), u8::MAX)` for hubs at positions `p < q`.
+    table: Vec<u8>,
+}
+
+/// [`PairLookup::hub_pos`] of an item that is not a hub.
+const NOT_HUB: u32 = u32::MAX;
+
 impl<'a> PairLookup<'a> {
-    fn new(cc: &'a CoCounts, max_hub: usize) -> Self {
+    fn new(cc: &'a CoCounts, max_hub: usize, threads: usize) -> Self {
         let n = cc.n_items();
         let mut by_count: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
         by_count.sort_unstable_by(|&a, &b| cc.count_of(b).cmp(&cc.count_of(a)).then(a.cmp(&b)));
         by_count.truncate(max_hub);
         let h = by_count.len();
-        let mut hub_pos = vec![u32::MAX; n];
+        let mut hub_pos = vec![NOT_HUB; n];
         for (p, &i) in by_count.iter().enumerate() {
             hub_pos[i as usize] = p as u32;
         }
-        let mut hub = vec![0u16; h * h];
-        for (p, &i) in by_count.iter().enumerate() {
-            let (t, c) = cc.neighbours(i);
-            for (&j, &cij) in t.iter().zip(c) {
-                let q = hub_pos[j as usize];
-                if q != u32::MAX {
-                    hub[p * h + q as usize] = u16::try_from(cij).unwrap_or(u16::MAX);
+        // Row p holds h - p - 1 entries; row_start[p] + q indexes (p, q).
+        let mut row_start = Vec::with_capacity(h);
+        let mut at = 0usize;
+        for p in 0..h {
+            row_start.push(at.wrapping_sub(p + 1));
+            at += h - p - 1;
+        }
+        // Rows are independent: filled in parallel, each chunk a
+        // contiguous run of the table, so the table is built by
+        // concatenation in row order.
+        let work: Vec<u64> = by_count
+            .iter()
+            .map(|&i| cc.neighbours(i).0.len() as u64 + (h as u64) / 8)
+            .collect();
+        let total: u64 = work.iter().sum();
+        let threads = if total < 1 << 20 { 1 } else { threads };
+        let hub_pos_ref = &hub_pos;
+        let by_count_ref = &by_count;
+        let block = |range: std::ops::Range<usize>| -> Vec<u8> {
+            let len: usize = range.clone().map(|p| h - p - 1).sum();
+            let mut rows = vec![0u8; len];
+            let mut base = 0usize;
+            for p in range {
+                let i = by_count_ref[p];
+                let (t, c) = cc.neighbours(i);
+                let row = &mut rows[base..base + (h - p - 1)];
+                for (&j, &cij) in t.iter().zip(c) {
+                    let q = hub_pos_ref[j as usize];
+                    if q != NOT_HUB && q as usize > p {
+                        row[q as usize - p - 1] = u8::try_from(cij).unwrap_or(u8::MAX);
+                    }
                 }
+                base += h - p - 1;
             }
+            rows
+        };
+        let mut table = Vec::with_capacity(at);
+        for part in par_chunks(&work, threads, block) {
+            table.extend_from_slice(&part);
         }
         PairLookup {
             cc,
             hub_pos,
-            hub,
-            h,
+            row_start,
+            table,
         }
     }
 
+    /// The hub position of `a`, or [`NOT_HUB`].
     #[inline]
-    fn is_hub(&self, a: u32) -> bool {
-        self.hub_pos[a as usize] != u32::MAX
+    fn hub_pos(&self, a: u32) -> u32 {
+        self.hub_pos[a as usize]
     }
 
+    /// `c(a, b)` for hubs `a`, `b` at positions `pa < pb`.
     #[inline]
-    fn get(&self, a: u32, b: u32) -> u32 {
-        let (pa, pb) = (self.hub_pos[a as usize], self.hub_pos[b as usize]);
-        if pa != u32::MAX && pb != u32::MAX {
-            let v = self.hub[pa as usize * self.h + pb as usize];
-            // u16 halves the table (and its cache misses); a saturated entry
-            // falls through to the exact lookup below.
-            if v != u16::MAX {
-                return u32::from(v);
-            }
+    fn get_hubs(&self, a: u32, pa: u32, b: u32, pb: u32) -> u32 {
+        debug_assert!(pa < pb);
+        let v = self.table[self.row_start[pa as usize].wrapping_add(pb as usize)];
+        // u8 keeps the table small (its cache misses are most of the
+        // solver's time); a saturated entry is looked up exactly.
+        if v != u8::MAX {
+            return u32::from(v);
         }
         if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
             self.cc.pair(a, b)
         } else {
             self.cc.pair(b, a)
         }
+    }
+}
+
+/// Marks an item outside the neighbourhood in [`fill_gram`]'s `pos`.
+const NOT_IN_SET: u16 = u16::MAX;
+
+/// A regressor's pair counts are read by scanning its whole row when the
+/// row has at most `ROW_SCAN_FACTOR` entries per neighbour: each entry then
+/// costs one load from `pos` (two bytes per item, cache-resident) and a
+/// well-predicted branch, cheaper than a galloping search per neighbour,
+/// whose branches mispredict. A rough break-even estimate, not tuned.
+const ROW_SCAN_FACTOR: usize = 8;
+
+/// Fills `a` with the d x d matrix `G_NN + diag(Lambda_N)` (row-major) for
+/// the neighbourhood `nb` (`(item, c(item, target))`, ascending by item):
+/// `c(i)` + penalty on the diagonal, `c(i, b)` off it.
+///
+/// Pairs among hub items come from the dense table. A non-hub item's pairs
+/// (with hubs and non-hubs alike) come from its own row, which is short:
+/// scanned whole against `pos` (item -> index in `nb`) when short enough,
+/// otherwise joined by galloping. `pos` must hold [`NOT_IN_SET`] for every
+/// item on entry and does again on return.
+fn fill_gram(
+    cc: &CoCounts,
+    lookup: &PairLookup<'_>,
+    penalty: &[f64],
+    nb: &[(u32, u32)],
+    pos: &mut [u16],
+    hubs: &mut Vec<(usize, u32, u32)>,
+    a: &mut Vec<f64>,
+) {
+    let d = nb.len();
+    debug_assert!(d < usize::from(NOT_IN_SET));
+    a.clear();
+    a.resize(d * d, 0.0);
+    for (p, &(i, _)) in nb.iter().enumerate() {
+        pos[i as usize] = p as u16;
+    }
+    // Hub members of the neighbourhood: (index in nb, hub position, item).
+    hubs.clear();
+    for (p, &(i, _)) in nb.iter().enumerate() {
+        let hp = lookup.hub_pos(i);
+        if hp != NOT_HUB {
+            hubs.push((p, hp, i));
+        }
+    }
+    // Pairs among hubs come from the table (by hub position, whose order
+    // differs from nb's); pairs with a non-hub item are filled from that
+    // item's side below.
+    for (x, &(p, hp, i)) in hubs.iter().enumerate() {
+        for &(q, hq, b) in &hubs[x + 1..] {
+            let v = if hp < hq {
+                lookup.get_hubs(i, hp, b, hq)
+            } else {
+                lookup.get_hubs(b, hq, i, hp)
+            };
+            let v = f64::from(v);
+            a[p * d + q] = v;
+            a[q * d + p] = v;
+        }
+    }
+    for p in 0..d {
+        let i = nb[p].0;
+        a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
+        if lookup.hub_pos(i) != NOT_HUB {
+            continue;
+        }
+        let (ti, ci) = cc.neighbours(i);
+        if ti.len() <= ROW_SCAN_FACTOR * d {
+            for (&b, &v) in ti.iter().zip(ci) {
+                let q = pos[b as usize];
+                if q != NOT_IN_SET {
+                    let (q, v) = (usize::from(q), f64::from(v));
+                    a[p * d + q] = v;
+                    a[q * d + p] = v;
+                }
+            }
+        } else {
+            gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
+                if q != p {
+                    let v = f64::from(v);
+                    a[p * d + q] = v;
+                    a[q * d + p] = v;
+                }
+            });
+        }
+    }
+    for &(i, _) in nb {
+        pos[i as usize] = NOT_IN_SET;
     }
 }
 
@@ -1223,6 +1406,82 @@ mod tests {
                         "{i}->{j}"
                     );
                 }
+            }
+        }
+    }
+
+    /// A random log over `items` items whose pair counts exceed 255 for the
+    /// most frequent ones (so the table's saturation path is taken).
+    fn skewed_log(items: u32, orders: u32, seed: u64) -> OrderLog {
+        let mut x = seed;
+        let mut rows = Vec::new();
+        for o in 0..orders {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let m = 2 + (x >> 60) as u32;
+            for _ in 0..m {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Cubing a uniform draw favours low ids: a few hubs.
+                let u = (x >> 33) as f64 / (1u64 << 31) as f64;
+                let item = ((u * u * u) * f64::from(items)) as u32;
+                rows.push((o.to_string(), format!("s{item}")));
+            }
+        }
+        OrderLog::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn gram_fill_matches_naive_pair_counts() {
+        let log = skewed_log(300, 6000, 7);
+        let cc = CoCounts::count(log.view(), 2).unwrap();
+        let n = cc.n_items();
+        let penalty: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 * 0.5).collect();
+        // Few hubs, so all three paths (table, row scan, galloping join)
+        // are taken; the hubs' top pairs exceed 255.
+        let top = (0..n as u32)
+            .flat_map(|i| cc.neighbours(i).1.iter().copied())
+            .max()
+            .unwrap();
+        assert!(top > 255, "{top}");
+        for max_hub in [0, 5, 40, n] {
+            let lookup = PairLookup::new(&cc, max_hub, 2);
+            let mut pos = vec![NOT_IN_SET; n];
+            let (mut hubs, mut a) = (Vec::new(), Vec::new());
+            // Neighbourhoods of 60 items scan every non-hub row; those of 4
+            // gallop through the longer ones.
+            for (j, step, take) in [
+                (0u32, 1usize, 60usize),
+                (3, 2, 60),
+                (50, 1, 4),
+                (7, 5, 60),
+                (120, 3, 4),
+                (250, 1, 60),
+            ] {
+                let (t, c) = cc.neighbours(j);
+                let nb: Vec<(u32, u32)> = t
+                    .iter()
+                    .zip(c)
+                    .step_by(step)
+                    .take(take)
+                    .map(|(&i, &c)| (i, c))
+                    .collect();
+                fill_gram(&cc, &lookup, &penalty, &nb, &mut pos, &mut hubs, &mut a);
+                let d = nb.len();
+                for p in 0..d {
+                    for q in 0..d {
+                        let (x, y) = (nb[p].0, nb[q].0);
+                        let want = if p == q {
+                            f64::from(cc.count_of(x)) + penalty[x as usize]
+                        } else {
+                            f64::from(cc.pair(x, y))
+                        };
+                        assert_eq!(a[p * d + q], want, "hubs {max_hub}, target {j}, ({x}, {y})");
+                    }
+                }
+                assert!(pos.iter().all(|&p| p == NOT_IN_SET));
             }
         }
     }
