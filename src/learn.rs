@@ -836,20 +836,19 @@ fn local_edges(
     // Below about a millisecond of work, a second thread costs more than it
     // saves (rough estimate, not measured finely).
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    let lookup = PairLookup::new(cc, HUB_ITEMS, threads);
+    let lookup = PairLookup::new(cc, HUB_ITEMS, ROW_SCAN_FACTOR * config.neighbours, threads);
     let (lookup, hoods) = (&lookup, &hoods);
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
         let mut rhs: Vec<f64> = Vec::new();
         let mut a: Vec<f64> = Vec::new();
-        let mut pos = vec![NOT_IN_SET; n];
-        let mut hubs = Vec::new();
+        let mut scratch = GramScratch::new(n);
         for &j in &hoods.order[range] {
             let nb = hoods.of(j);
             let d = nb.len();
             rhs.clear();
             rhs.extend(nb.iter().map(|x| f64::from(x.1)));
-            fill_gram(cc, lookup, penalty, nb, &mut pos, &mut hubs, &mut a);
+            fill_gram(cc, lookup, penalty, nb, &mut scratch, &mut a);
             if !cholesky_solve(&mut a, d, &mut rhs) {
                 continue;
             }
@@ -989,9 +988,15 @@ struct PairLookup<'a> {
 const NOT_HUB: u32 = u32::MAX;
 
 impl<'a> PairLookup<'a> {
-    fn new(cc: &'a CoCounts, max_hub: usize, threads: usize) -> Self {
+    /// Hubs are the items, most frequent first and at most `max_hub`, whose
+    /// rows have more than `min_degree` entries: a shorter row is cheaper
+    /// to scan than a table is to build (and keeps the table small on
+    /// catalogs of a few thousand items, where it would hold every item).
+    fn new(cc: &'a CoCounts, max_hub: usize, min_degree: usize, threads: usize) -> Self {
         let n = cc.n_items();
-        let mut by_count: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
+        let mut by_count: Vec<u32> = (0..n as u32)
+            .filter(|&i| cc.neighbours(i).0.len() > min_degree)
+            .collect();
         by_count.sort_unstable_by(|&a, &b| cc.count_of(b).cmp(&cc.count_of(a)).then(a.cmp(&b)));
         by_count.truncate(max_hub);
         let h = by_count.len();
@@ -1071,7 +1076,28 @@ impl<'a> PairLookup<'a> {
     }
 }
 
-/// Marks an item outside the neighbourhood in [`fill_gram`]'s `pos`.
+/// Reusable buffers of [`fill_gram`].
+struct GramScratch {
+    /// Item -> index in the neighbourhood, [`NOT_IN_SET`] outside it
+    /// (between calls, for every item).
+    pos: Vec<u16>,
+    /// The neighbourhood's hubs: (index, hub position, item).
+    hubs: Vec<(usize, u32, u32)>,
+    /// One scanned row, by neighbourhood index, plus a spare last slot.
+    row: Vec<u32>,
+}
+
+impl GramScratch {
+    fn new(n_items: usize) -> Self {
+        GramScratch {
+            pos: vec![NOT_IN_SET; n_items],
+            hubs: Vec::new(),
+            row: Vec::new(),
+        }
+    }
+}
+
+/// Marks an item outside the neighbourhood in [`GramScratch::pos`].
 const NOT_IN_SET: u16 = u16::MAX;
 
 /// A regressor's pair counts are read by scanning its whole row when the
@@ -1095,10 +1121,10 @@ fn fill_gram(
     lookup: &PairLookup<'_>,
     penalty: &[f64],
     nb: &[(u32, u32)],
-    pos: &mut [u16],
-    hubs: &mut Vec<(usize, u32, u32)>,
+    scratch: &mut GramScratch,
     a: &mut Vec<f64>,
 ) {
+    let GramScratch { pos, hubs, row } = scratch;
     let d = nb.len();
     debug_assert!(d < usize::from(NOT_IN_SET));
     a.clear();
@@ -1137,14 +1163,23 @@ fn fill_gram(
         }
         let (ti, ci) = cc.neighbours(i);
         if ti.len() <= ROW_SCAN_FACTOR * d {
+            // Branch-free: an item outside the neighbourhood writes to the
+            // spare last slot (whether an entry is inside is data, so a
+            // branch on it mispredicts when rows are short and hits
+            // common). The row of p holds c(i, b) for every b, so it is
+            // copied whole into row and column p, diagonal restored after.
+            row.clear();
+            row.resize(d + 1, 0);
             for (&b, &v) in ti.iter().zip(ci) {
-                let q = pos[b as usize];
-                if q != NOT_IN_SET {
-                    let (q, v) = (usize::from(q), f64::from(v));
-                    a[p * d + q] = v;
-                    a[q * d + p] = v;
-                }
+                row[usize::from(pos[b as usize]).min(d)] = v;
             }
+            let diag = a[p * d + p];
+            for (q, &v) in row[..d].iter().enumerate() {
+                let v = f64::from(v);
+                a[p * d + q] = v;
+                a[q * d + p] = v;
+            }
+            a[p * d + p] = diag;
         } else {
             gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
                 if q != p {
@@ -1285,12 +1320,48 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
         let d = d.sqrt();
         row_j[j] = d;
         let lj = &row_j[..j];
-        for row_i in below.chunks_exact_mut(n) {
+        // Two rows at a time share the loads of `lj`; each dot product is
+        // summed exactly as `dot` does, so the factor is the same.
+        let mut pairs = below.chunks_exact_mut(2 * n);
+        for pair in &mut pairs {
+            let (r1, r2) = pair.split_at_mut(n);
+            let (s1, s2) = dot2(&r1[..j], &r2[..j], lj);
+            r1[j] = (r1[j] - s1) / d;
+            r2[j] = (r2[j] - s2) / d;
+        }
+        for row_i in pairs.into_remainder().chunks_exact_mut(n) {
             let s = dot(&row_i[..j], lj);
             row_i[j] = (row_i[j] - s) / d;
         }
     }
     true
+}
+
+/// `(dot(x1, y), dot(x2, y))` in one pass, with [`dot`]'s summation order
+/// for each (the same results, bit for bit). All three have length `y.len()`.
+#[inline]
+fn dot2(x1: &[f64], x2: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = y.len().min(x1.len()).min(x2.len());
+    let (x1, x2, y) = (&x1[..n], &x2[..n], &y[..n]);
+    let mut a1 = [0.0f64; 4];
+    let mut a2 = [0.0f64; 4];
+    let (c1, c2, cy) = (x1.chunks_exact(4), x2.chunks_exact(4), y.chunks_exact(4));
+    let (r1, r2, ry) = (c1.remainder(), c2.remainder(), cy.remainder());
+    for ((p, q), b) in c1.zip(c2).zip(cy) {
+        for l in 0..4 {
+            a1[l] += p[l] * b[l];
+            a2[l] += q[l] * b[l];
+        }
+    }
+    let (mut t1, mut t2) = (0.0, 0.0);
+    for ((p, q), b) in r1.iter().zip(r2).zip(ry) {
+        t1 += p * b;
+        t2 += q * b;
+    }
+    (
+        (a1[0] + a1[1]) + (a1[2] + a1[3]) + t1,
+        (a2[0] + a2[1]) + (a2[2] + a2[3]) + t2,
+    )
 }
 
 /// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
@@ -1418,6 +1489,18 @@ mod tests {
             }
         }
         a
+    }
+
+    #[test]
+    fn dot2_is_two_dots_bit_for_bit() {
+        for n in [0usize, 1, 3, 4, 5, 47, 48] {
+            let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos() * 1e3).collect();
+            let y: Vec<f64> = (0..n).map(|i| 1.0 / (i as f64 + 0.7)).collect();
+            let (a, b) = dot2(&x1, &x2, &y);
+            assert_eq!(a.to_bits(), dot(&x1, &y).to_bits());
+            assert_eq!(b.to_bits(), dot(&x2, &y).to_bits());
+        }
     }
 
     #[test]
@@ -1589,9 +1672,9 @@ mod tests {
             .unwrap();
         assert!(top > 255, "{top}");
         for max_hub in [0, 5, 40, n] {
-            let lookup = PairLookup::new(&cc, max_hub, 2);
-            let mut pos = vec![NOT_IN_SET; n];
-            let (mut hubs, mut a) = (Vec::new(), Vec::new());
+            let lookup = PairLookup::new(&cc, max_hub, 0, 2);
+            let mut scratch = GramScratch::new(n);
+            let mut a = Vec::new();
             // Neighbourhoods of 60 items scan every non-hub row; those of 4
             // gallop through the longer ones.
             for (j, step, take) in [
@@ -1610,7 +1693,7 @@ mod tests {
                     .take(take)
                     .map(|(&i, &c)| (i, c))
                     .collect();
-                fill_gram(&cc, &lookup, &penalty, &nb, &mut pos, &mut hubs, &mut a);
+                fill_gram(&cc, &lookup, &penalty, &nb, &mut scratch, &mut a);
                 let d = nb.len();
                 for p in 0..d {
                     for q in 0..d {
@@ -1623,7 +1706,7 @@ mod tests {
                         assert_eq!(a[p * d + q], want, "hubs {max_hub}, target {j}, ({x}, {y})");
                     }
                 }
-                assert!(pos.iter().all(|&p| p == NOT_IN_SET));
+                assert!(scratch.pos.iter().all(|&p| p == NOT_IN_SET));
             }
         }
     }
