@@ -1320,16 +1320,20 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
         let d = d.sqrt();
         row_j[j] = d;
         let lj = &row_j[..j];
-        // Two rows at a time share the loads of `lj`; each dot product is
+        // Four rows at a time share the loads of `lj`; each dot product is
         // summed exactly as `dot` does, so the factor is the same.
-        let mut pairs = below.chunks_exact_mut(2 * n);
-        for pair in &mut pairs {
-            let (r1, r2) = pair.split_at_mut(n);
-            let (s1, s2) = dot2(&r1[..j], &r2[..j], lj);
-            r1[j] = (r1[j] - s1) / d;
-            r2[j] = (r2[j] - s2) / d;
+        let mut quads = below.chunks_exact_mut(4 * n);
+        for quad in &mut quads {
+            let (r01, r23) = quad.split_at_mut(2 * n);
+            let (r0, r1) = r01.split_at_mut(n);
+            let (r2, r3) = r23.split_at_mut(n);
+            let s = dot_rows([&r0[..j], &r1[..j], &r2[..j], &r3[..j]], lj);
+            r0[j] = (r0[j] - s[0]) / d;
+            r1[j] = (r1[j] - s[1]) / d;
+            r2[j] = (r2[j] - s[2]) / d;
+            r3[j] = (r3[j] - s[3]) / d;
         }
-        for row_i in pairs.into_remainder().chunks_exact_mut(n) {
+        for row_i in quads.into_remainder().chunks_exact_mut(n) {
             let s = dot(&row_i[..j], lj);
             row_i[j] = (row_i[j] - s) / d;
         }
@@ -1337,31 +1341,35 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
     true
 }
 
-/// `(dot(x1, y), dot(x2, y))` in one pass, with [`dot`]'s summation order
-/// for each (the same results, bit for bit). All three have length `y.len()`.
+/// `[dot(xs[0], y), ..]` in one pass, with [`dot`]'s summation order for
+/// each (the same results, bit for bit). Every `xs[r]` has length
+/// `y.len()`.
 #[inline]
-fn dot2(x1: &[f64], x2: &[f64], y: &[f64]) -> (f64, f64) {
-    let n = y.len().min(x1.len()).min(x2.len());
-    let (x1, x2, y) = (&x1[..n], &x2[..n], &y[..n]);
-    let mut a1 = [0.0f64; 4];
-    let mut a2 = [0.0f64; 4];
-    let (c1, c2, cy) = (x1.chunks_exact(4), x2.chunks_exact(4), y.chunks_exact(4));
-    let (r1, r2, ry) = (c1.remainder(), c2.remainder(), cy.remainder());
-    for ((p, q), b) in c1.zip(c2).zip(cy) {
-        for l in 0..4 {
-            a1[l] += p[l] * b[l];
-            a2[l] += q[l] * b[l];
+fn dot_rows<const R: usize>(xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
+    let n = y.len();
+    let mut acc = [[0.0f64; 4]; R];
+    let mut tail = [0.0f64; R];
+    let body = n - n % 4;
+    for c in (0..body).step_by(4) {
+        let b = &y[c..c + 4];
+        for (a, x) in acc.iter_mut().zip(&xs) {
+            let x = &x[c..c + 4];
+            for l in 0..4 {
+                a[l] += x[l] * b[l];
+            }
         }
     }
-    let (mut t1, mut t2) = (0.0, 0.0);
-    for ((p, q), b) in r1.iter().zip(r2).zip(ry) {
-        t1 += p * b;
-        t2 += q * b;
+    for c in body..n {
+        for (t, x) in tail.iter_mut().zip(&xs) {
+            *t += x[c] * y[c];
+        }
     }
-    (
-        (a1[0] + a1[1]) + (a1[2] + a1[3]) + t1,
-        (a2[0] + a2[1]) + (a2[2] + a2[3]) + t2,
-    )
+    let mut out = [0.0f64; R];
+    for r in 0..R {
+        let a = &acc[r];
+        out[r] = (a[0] + a[1]) + (a[2] + a[3]) + tail[r];
+    }
+    out
 }
 
 /// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
@@ -1492,14 +1500,15 @@ mod tests {
     }
 
     #[test]
-    fn dot2_is_two_dots_bit_for_bit() {
+    fn dot_rows_are_dots_bit_for_bit() {
         for n in [0usize, 1, 3, 4, 5, 47, 48] {
             let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
             let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos() * 1e3).collect();
             let y: Vec<f64> = (0..n).map(|i| 1.0 / (i as f64 + 0.7)).collect();
-            let (a, b) = dot2(&x1, &x2, &y);
-            assert_eq!(a.to_bits(), dot(&x1, &y).to_bits());
-            assert_eq!(b.to_bits(), dot(&x2, &y).to_bits());
+            let got = dot_rows([&x1[..], &x2[..], &y[..]], &y);
+            assert_eq!(got[0].to_bits(), dot(&x1, &y).to_bits());
+            assert_eq!(got[1].to_bits(), dot(&x2, &y).to_bits());
+            assert_eq!(got[2].to_bits(), dot(&y, &y).to_bits());
         }
     }
 
