@@ -205,7 +205,7 @@ impl CoCounts {
             (lens, targets, counts)
         };
         let blocks = run_chunks(&work, threads, row_block, progress);
-        let (offsets, targets, counts) = assemble(n, blocks)?;
+        let (offsets, targets, counts) = assemble(n, blocks, threads)?;
         Ok(CoCounts {
             item_counts,
             n_orders: orders.len(),
@@ -307,7 +307,7 @@ impl CoCounts {
             (lens, targets, counts)
         };
         let blocks = run_chunks(&work, threads, row_block, progress);
-        let (offsets, targets, counts) = assemble(n, blocks)?;
+        let (offsets, targets, counts) = assemble(n, blocks, threads)?;
         Ok(WeightedCoCounts {
             item_counts,
             total,
@@ -712,8 +712,17 @@ where
     slots.into_iter().flatten().collect()
 }
 
-/// Concatenates counted chunks into CSR arrays over `n` rows.
-fn assemble<T: Copy>(n: usize, blocks: Vec<Block<T>>) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
+/// One block's copy in [`assemble`]: destinations, then sources.
+type CopyJob<'a, T> = (&'a mut [u32], &'a mut [T], &'a [u32], &'a [T]);
+
+/// Concatenates counted chunks into CSR arrays over `n` rows, copying on up
+/// to `threads` threads: on retail_fimi the copy moves 48 MB and took about
+/// a fifth of the counting time on one thread.
+fn assemble<T: Copy + Default + Send + Sync>(
+    n: usize,
+    blocks: Vec<Block<T>>,
+    threads: usize,
+) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
     let total: usize = blocks.iter().map(|b| b.1.len()).sum();
     if total > MAX_PAIR_ENTRIES {
         return Err(Error::CapExceeded {
@@ -724,18 +733,51 @@ fn assemble<T: Copy>(n: usize, blocks: Vec<Block<T>>) -> Result<(Vec<u32>, Vec<u
     }
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
-    let mut targets = Vec::with_capacity(total);
-    let mut counts = Vec::with_capacity(total);
     let mut end = 0u32;
-    for (lens, t, c) in blocks {
-        for l in lens {
+    for (lens, _, _) in &blocks {
+        for &l in lens {
             end += l;
             offsets.push(end);
         }
-        targets.extend_from_slice(&t);
-        counts.extend_from_slice(&c);
     }
     debug_assert_eq!(offsets.len(), n + 1);
+    // Zero-filled, so that the copy below can write through disjoint
+    // slices (a large zeroed allocation is fresh pages, not a memset).
+    let mut targets = vec![0u32; total];
+    let mut counts = vec![T::default(); total];
+    // Each block's destination, cut off the front in block order.
+    let mut jobs = Vec::with_capacity(blocks.len());
+    let (mut t_rest, mut c_rest) = (&mut targets[..], &mut counts[..]);
+    for (_, t, c) in &blocks {
+        let (t_dst, t_tail) = std::mem::take(&mut t_rest).split_at_mut(t.len());
+        let (c_dst, c_tail) = std::mem::take(&mut c_rest).split_at_mut(c.len());
+        (t_rest, c_rest) = (t_tail, c_tail);
+        jobs.push((t_dst, c_dst, &t[..], &c[..]));
+    }
+    let copy = |jobs: &mut [CopyJob<'_, T>]| {
+        for (t_dst, c_dst, t, c) in jobs.iter_mut() {
+            t_dst.copy_from_slice(t);
+            c_dst.copy_from_slice(c);
+        }
+    };
+    // Below a few MB a thread costs more than the copy (rough estimate).
+    if threads <= 1 || total < 1 << 19 {
+        copy(&mut jobs);
+    } else {
+        // Halves of about equal size, whole blocks each.
+        let mut split = 0;
+        let mut acc = 0usize;
+        while split < jobs.len() && 2 * acc < total {
+            acc += jobs[split].2.len();
+            split += 1;
+        }
+        let (first, second) = jobs.split_at_mut(split);
+        std::thread::scope(|s| {
+            s.spawn(|| copy(first));
+            copy(second);
+        });
+    }
+    drop(jobs);
     Ok((offsets, targets, counts))
 }
 
