@@ -60,6 +60,12 @@ use crate::orders::OrdersView;
 /// thousands of items, where a linear scan beats the sort).
 const DENSE_SCAN_RATIO: usize = 12;
 
+/// Below this many pair increments (sum of m^2 over orders) counting stays
+/// on the calling thread: starting a thread costs tens of microseconds,
+/// which dominates small logs (bakery_breadbasket has about 40k and fits
+/// in under a millisecond). From the learn branch; a rough estimate.
+const THREAD_MIN_WORK: u64 = 1 << 18;
+
 /// The most stored pair entries (both directions): offsets are `u32`.
 pub const MAX_PAIR_ENTRIES: usize = u32::MAX as usize;
 
@@ -144,6 +150,11 @@ impl CoCounts {
         let (ord_off, ord_items) = (&ord_off[..], &ord_items[..]);
         let sizes: Vec<u32> = ord_off.windows(2).map(|w| w[1] - w[0]).collect();
         let work = inv.work(&sizes);
+        let threads = if work.iter().sum::<u64>() < THREAD_MIN_WORK {
+            1
+        } else {
+            threads
+        };
         let row_block = |range: Range<usize>| -> Block<u32> {
             let mut acc = vec![0u32; n];
             // Branch-free "push if new": every item is written at `nt`, and

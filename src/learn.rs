@@ -1170,8 +1170,11 @@ fn fill_gram(
             // copied whole into row and column p, diagonal restored after.
             row.clear();
             row.resize(d + 1, 0);
+            // Plain slices, so that the loop keeps their pointers in
+            // registers instead of reloading them through the Vecs.
+            let (slot, at) = (&mut row[..], &pos[..]);
             for (&b, &v) in ti.iter().zip(ci) {
-                row[usize::from(pos[b as usize]).min(d)] = v;
+                slot[usize::from(at[b as usize]).min(d)] = v;
             }
             let diag = a[p * d + p];
             for (q, &v) in row[..d].iter().enumerate() {
