@@ -41,8 +41,19 @@
 //!   times), a K x K system per target, solved in parallel. O(n K^3) time,
 //!   O(n K) memory for the edges (12 bytes per (target, regressor) weight
 //!   before pruning, 8 bytes per kept edge), plus the sparse pair counts
-//!   ([`CoCounts`]) and a dense table of pair counts among the
-//!   [`HUB_ITEMS`] most frequent items. No n x n matrix.
+//!   ([`CoCounts`]) and a dense table of pair counts among the (at most
+//!   [`HUB_ITEMS`]) most frequent items whose rows are too long to scan.
+//!   No n x n matrix.
+//!
+//! # Scoring
+//!
+//! A cart's scores are summed from the CSR rows of its items, tracking the
+//! touched items, or with a dense pass when its edges cover a good part of
+//! the catalog. When the edge matrix is dense enough that a full
+//! `n x n` matrix of `f32` costs at most twice the CSR (small catalogs with
+//! most pairs linked), the model also keeps it, ordered by popularity rank,
+//! and a cart adds whole rows (SIMD) and picks the k best in one pass.
+//! All paths give the same list.
 //!
 //! Three choices depart from plain EASE, each measured on the shared
 //! datasets (see EVALUATION.md at the repository root):
@@ -448,7 +459,8 @@ impl LearnedModel {
     /// distinct items seen in training, none in the cart, best first.
     ///
     /// Cart items unknown to the model (ids `>= n_items()` or unseen in
-    /// training) are ignored. Costs O(cart size x max_edges + k log k) and
+    /// training) are ignored. Costs O(cart size x max_edges + k log k)
+    /// (O(cart size x n_items) SIMD adds when dense rows are kept) and
     /// allocates nothing once `scratch` has warmed up; `scratch` must come
     /// from this model ([`scratch`](Self::scratch)).
     pub fn recommend_into(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
@@ -836,7 +848,7 @@ fn local_edges(
     // Below about a millisecond of work, a second thread costs more than it
     // saves (rough estimate, not measured finely).
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    let lookup = PairLookup::new(cc, HUB_ITEMS, ROW_SCAN_FACTOR * config.neighbours, threads);
+    let lookup = PairLookup::new(cc, HUB_ITEMS, HUB_ROW_FACTOR * config.neighbours, threads);
     let (lookup, hoods) = (&lookup, &hoods);
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
@@ -866,19 +878,17 @@ fn local_edges(
         .collect()
 }
 
-/// Every target's regressors for the local solver, and the order to solve
-/// the targets in.
+/// Every target's regressors for the local solver.
 struct Neighbourhoods {
     /// `offsets[j]..offsets[j + 1]` is target `j`'s run in `nb`.
     offsets: Vec<u32>,
     /// `(regressor, c(regressor, target))`, ascending by regressor within
     /// a target.
     nb: Vec<(u32, u32)>,
-    /// The targets with at least one regressor, grouped by their first
-    /// choice of regressor (then by id): consecutive targets then share
-    /// much of their neighbourhood, so the pair counts filling their
-    /// systems are still in cache. Solving order does not change any
-    /// result (each target is solved alone, and `to_csr` sorts).
+    /// The targets with at least one regressor, by id. (Grouping them by
+    /// their first choice of regressor, hoping for cache reuse, was
+    /// measured no faster on retail_fimi and 3-5% slower on
+    /// online_retail_fr_de, whose ids follow first appearance.)
     order: Vec<u32>,
 }
 
@@ -888,9 +898,9 @@ impl Neighbourhoods {
     }
 }
 
-/// A chunk of [`neighbourhoods`]: per target `(regressor count, first
-/// choice)`, then the regressors concatenated.
-type HoodsChunk = (Vec<(u32, u32)>, Vec<(u32, u32)>);
+/// A chunk of [`neighbourhoods`]: per target its regressor count, then the
+/// regressors concatenated.
+type HoodsChunk = (Vec<u32>, Vec<(u32, u32)>);
 
 /// Chooses each target's regressors: the [`LearnConfig::neighbours`] items
 /// seen with it at least [`LearnConfig::min_pair_count`] times, best by
@@ -910,8 +920,6 @@ fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighb
         .collect();
     let total: u64 = work.iter().sum();
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    // Per chunk: for each target, the number of regressors and the first
-    // choice (u32::MAX if none); the regressors concatenated.
     let block = |range: std::ops::Range<usize>| -> HoodsChunk {
         let mut heads = Vec::with_capacity(range.len());
         let mut nb = Vec::new();
@@ -934,11 +942,7 @@ fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighb
                 cand.select_nth_unstable_by(k - 1, cmp);
                 cand.truncate(k);
             }
-            let first = cand
-                .iter()
-                .min_by(|x, y| cmp(x, y))
-                .map_or(u32::MAX, |x| x.1);
-            heads.push((cand.len() as u32, first));
+            heads.push(cand.len() as u32);
             let before = nb.len();
             nb.extend(cand.iter().map(|x| (x.1, x.2)));
             nb[before..].sort_unstable();
@@ -948,23 +952,21 @@ fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighb
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
     let mut nb = Vec::new();
-    let mut keyed: Vec<(u32, u32)> = Vec::new();
+    let mut order = Vec::new();
     let mut j = 0u32;
     for (heads, part) in par_chunks(&work, threads, block) {
-        for (len, first) in heads {
+        for len in heads {
             // At most K (<= 512) per item, so the total fits u32 whenever
             // the item count does (~8 million items).
             let end = offsets[j as usize] + len;
             offsets.push(end);
             if len > 0 {
-                keyed.push((first, j));
+                order.push(j);
             }
             j += 1;
         }
         nb.extend_from_slice(&part);
     }
-    keyed.sort_unstable();
-    let order = keyed.into_iter().map(|x| x.1).collect();
     Neighbourhoods { offsets, nb, order }
 }
 
@@ -1058,16 +1060,21 @@ impl<'a> PairLookup<'a> {
         self.hub_pos[a as usize]
     }
 
-    /// `c(a, b)` for hubs `a`, `b` at positions `pa < pb`.
+    /// Row `pa` of the table: `min(c(a, b), u8::MAX)` for the hubs at
+    /// positions `pa + 1..`, in order (entry `pb - pa - 1` is position
+    /// `pb`). `u8` keeps the table small (its cache misses are much of the
+    /// solver's time); look saturated entries up with
+    /// [`exact`](Self::exact).
     #[inline]
-    fn get_hubs(&self, a: u32, pa: u32, b: u32, pb: u32) -> u32 {
-        debug_assert!(pa < pb);
-        let v = self.table[self.row_start[pa as usize].wrapping_add(pb as usize)];
-        // u8 keeps the table small (its cache misses are most of the
-        // solver's time); a saturated entry is looked up exactly.
-        if v != u8::MAX {
-            return u32::from(v);
-        }
+    fn row(&self, pa: u32) -> &[u8] {
+        let pa = pa as usize;
+        let h = self.row_start.len();
+        let first = self.row_start[pa].wrapping_add(pa + 1);
+        self.table.get(first..first + (h - pa - 1)).unwrap_or(&[])
+    }
+
+    /// `c(a, b)` from the sparse rows (binary search in the shorter).
+    fn exact(&self, a: u32, b: u32) -> u32 {
         if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
             self.cc.pair(a, b)
         } else {
@@ -1096,6 +1103,14 @@ impl GramScratch {
         }
     }
 }
+
+/// An item is a hub (its pairs with other hubs read from the table) when
+/// its row has more than `HUB_ROW_FACTOR` entries per neighbour: scanning
+/// a row costs about one cycle per entry, a table lookup (the table being
+/// mostly cache-resident) about two per neighbour. Measured on
+/// online_retail_fr_de: factors 1 and 2 fit in 8.5-8.7 ms warm, 8 in about
+/// 12 ms (retail_fimi: within noise between 2 and 8, at a noisy time).
+const HUB_ROW_FACTOR: usize = 2;
 
 /// Marks an item outside the neighbourhood in [`GramScratch::pos`].
 const NOT_IN_SET: u16 = u16::MAX;
@@ -1140,15 +1155,19 @@ fn fill_gram(
             hubs.push((p, hp, i));
         }
     }
-    // Pairs among hubs come from the table (by hub position, whose order
-    // differs from nb's); pairs with a non-hub item are filled from that
-    // item's side below.
+    // Pairs among hubs come from the table; pairs with a non-hub item are
+    // filled from that item's side below. In hub-position order, each pair
+    // (x, later y) is in x's row of the upper triangle: one row lookup per
+    // x, no comparison per pair.
+    hubs.sort_unstable_by_key(|h| h.1);
     for (x, &(p, hp, i)) in hubs.iter().enumerate() {
+        let row = lookup.row(hp);
         for &(q, hq, b) in &hubs[x + 1..] {
-            let v = if hp < hq {
-                lookup.get_hubs(i, hp, b, hq)
-            } else {
-                lookup.get_hubs(b, hq, i, hp)
+            // Positions are distinct and ascending here, so hq > hp.
+            let v = match row.get((hq - hp - 1) as usize) {
+                Some(&v) if v != u8::MAX => u32::from(v),
+                // Saturated (or, never, out of the row): looked up exactly.
+                _ => lookup.exact(i, b),
             };
             let v = f64::from(v);
             a[p * d + q] = v;
