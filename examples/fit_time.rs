@@ -34,6 +34,16 @@ fn main() -> cartwise::Result<()> {
         t_fit.push(s.elapsed().as_secs_f64());
         edges = m.n_edges();
     }
+    if std::env::var_os("FIT_ONLY").is_some() {
+        t_fit.sort_by(f64::total_cmp);
+        println!(
+            "fit median {:.3} ms (min {:.3}), edges {}",
+            t_fit[reps / 2] * 1e3,
+            t_fit[0] * 1e3,
+            edges
+        );
+        return Ok(());
+    }
     // Scoring: CPU time of this thread over all evaluation cases.
     let model = LearnedModel::fit(eval.train(), &c)?;
     let mut ranker = cartwise::LearnedRanker::new(model);

@@ -41,8 +41,19 @@
 //!   times), a K x K system per target, solved in parallel. O(n K^3) time,
 //!   O(n K) memory for the edges (12 bytes per (target, regressor) weight
 //!   before pruning, 8 bytes per kept edge), plus the sparse pair counts
-//!   ([`CoCounts`]) and a dense table of pair counts among the
-//!   [`HUB_ITEMS`] most frequent items. No n x n matrix.
+//!   ([`CoCounts`]) and a dense table of pair counts among the (at most
+//!   [`HUB_ITEMS`]) most frequent items whose rows are too long to scan.
+//!   No n x n matrix.
+//!
+//! # Scoring
+//!
+//! A cart's scores are summed from the CSR rows of its items, tracking the
+//! touched items, or with a dense pass when its edges cover a good part of
+//! the catalog. When the edge matrix is dense enough that a full
+//! `n x n` matrix of `f32` costs at most twice the CSR (small catalogs with
+//! most pairs linked), the model also keeps it, ordered by popularity rank,
+//! and a cart adds whole rows (SIMD) and picks the k best in one pass.
+//! All paths give the same list.
 //!
 //! Three choices depart from plain EASE, each measured on the shared
 //! datasets (see EVALUATION.md at the repository root):
@@ -196,11 +207,13 @@ pub const MAX_NEIGHBOURS: usize = 512;
 pub const MAX_DENSE_ITEMS: usize = 4096;
 
 /// The most frequent items whose pair counts the local solver copies into a
-/// dense `HUB_ITEMS x HUB_ITEMS` table (8 MiB of `u16` at most, counts of
-/// 65535 or more looked up exactly): a lookup
-/// between two of them, the common case inside a neighbourhood, is then one
-/// load instead of a binary search in a row of thousands.
-pub const HUB_ITEMS: usize = 2048;
+/// dense table (the upper triangle of `HUB_ITEMS x HUB_ITEMS` bytes, 8 MiB
+/// at most; counts of 255 or more are looked up exactly): a lookup between
+/// two of them, the common case inside a neighbourhood, is then one load
+/// instead of a binary search in a row of thousands. 4096 rather than 2048
+/// (a `u16` square table of the same size) cut the local solver's time on
+/// retail_fimi by about a fifth: fewer pairs fall back to searching rows.
+pub const HUB_ITEMS: usize = 4096;
 
 impl LearnConfig {
     fn validate(&self) -> Result<()> {
@@ -259,7 +272,23 @@ pub struct LearnedModel {
     popular: Vec<u32>,
     /// SKU of each item id.
     skus: Vec<Box<str>>,
+    /// The same edges as a row-major `n_items x popular.len()` matrix, row
+    /// by source item id, column by target's rank in `popular` (0 where
+    /// there is no edge), kept only when it costs at most twice the CSR
+    /// form (see [`DENSE_ROWS_FILL`]); empty otherwise.
+    dense: Vec<f32>,
+    /// `prior` in `popular` order when `dense` is kept; empty otherwise.
+    rank_prior: Vec<f32>,
 }
+
+/// The edges are also kept as dense rows when `n_items^2 <=
+/// DENSE_ROWS_FILL x n_edges`, i.e. when a matrix of 4-byte cells costs at
+/// most twice the CSR's 8 bytes per edge. On such catalogs (small, with
+/// most pairs linked: synthetic_t10i4d100k keeps 29% of its 870 x 870
+/// pairs) a cart is scored by adding whole rows, which the compiler turns
+/// into SIMD adds, instead of one scattered add per edge. Bounded by
+/// `4 x max_edges` items, since `n_edges <= n_items x max_edges`.
+const DENSE_ROWS_FILL: usize = 4;
 
 impl LearnedModel {
     /// Fits the model on `train` (usually the training part of a split, or
@@ -324,11 +353,28 @@ impl LearnedModel {
             tie_rank[i as usize] = r as u32;
         }
         let scale = config.prior / n_multi.max(1) as f64;
-        let prior = multi
+        let prior: Vec<f32> = multi
             .iter()
             .map(|&c| (scale * f64::from(c)) as f32)
             .collect();
         let skus = train.log().skus().map(Box::from).collect();
+        let (mut dense, mut rank_prior) = (Vec::new(), Vec::new());
+        let m = popular.len();
+        if n.saturating_mul(m) <= DENSE_ROWS_FILL.saturating_mul(targets.len()) {
+            dense = vec![0.0f32; n * m];
+            for i in 0..n {
+                let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let row = &mut dense[i * m..(i + 1) * m];
+                for (&j, &w) in targets[a..b].iter().zip(&weights[a..b]) {
+                    // Edges only lead to items seen in training, which
+                    // all have a rank.
+                    if let Some(x) = row.get_mut(tie_rank[j as usize] as usize) {
+                        *x = w;
+                    }
+                }
+            }
+            rank_prior = popular.iter().map(|&j| prior[j as usize]).collect();
+        }
         Ok(LearnedModel {
             offsets,
             targets,
@@ -337,6 +383,8 @@ impl LearnedModel {
             tie_rank,
             popular,
             skus,
+            dense,
+            rank_prior,
         })
     }
 
@@ -403,6 +451,7 @@ impl LearnedModel {
             now: 0,
             touched: Vec::new(),
             cands: Vec::new(),
+            block_max: Vec::new(),
         }
     }
 
@@ -410,7 +459,8 @@ impl LearnedModel {
     /// distinct items seen in training, none in the cart, best first.
     ///
     /// Cart items unknown to the model (ids `>= n_items()` or unseen in
-    /// training) are ignored. Costs O(cart size x max_edges + k log k) and
+    /// training) are ignored. Costs O(cart size x max_edges + k log k)
+    /// (O(cart size x n_items) SIMD adds when dense rows are kept) and
     /// allocates nothing once `scratch` has warmed up; `scratch` must come
     /// from this model ([`scratch`](Self::scratch)).
     pub fn recommend_into(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
@@ -430,7 +480,9 @@ impl LearnedModel {
             .filter(|&&i| (i as usize) < n)
             .map(|&i| (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize)
             .sum();
-        if edges * DENSE_SCORING_RATIO >= n {
+        if !self.dense.is_empty() {
+            self.recommend_dense_rows(s, cart, k, out);
+        } else if edges * DENSE_SCORING_RATIO >= n {
             self.recommend_dense(s, cart, k, tag, out);
         } else {
             self.recommend_sparse(s, cart, k, tag, out);
@@ -553,6 +605,109 @@ impl LearnedModel {
     }
 }
 
+impl LearnedModel {
+    /// The path of [`recommend_into`](Self::recommend_into) for models
+    /// keeping dense rows: scores are indexed by popularity rank, start at
+    /// the prior, and each cart item adds its whole row (SIMD adds; adding
+    /// 0 where there is no edge leaves a score unchanged, since scores
+    /// start at a prior >= +0 and weights are non-zero, so these are the
+    /// sparse path's sums). Cart items are then set to -inf, and one
+    /// sequential pass in rank order keeps the k best: an item enters only
+    /// when it beats the k-th strictly, which is the tie rule.
+    fn recommend_dense_rows(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
+        let (n, m) = (self.n_items(), self.popular.len());
+        let score = &mut s.score[..m];
+        score.copy_from_slice(&self.rank_prior);
+        for &i in cart {
+            let i = i as usize;
+            if i < n {
+                let row = &self.dense[i * m..(i + 1) * m];
+                for (x, &w) in score.iter_mut().zip(row) {
+                    *x += w;
+                }
+            }
+        }
+        for &i in cart {
+            if let Some(x) = self
+                .tie_rank
+                .get(i as usize)
+                .and_then(|&r| score.get_mut(r as usize))
+            {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+        // The k best block maxima are k distinct scores, so the k-th best
+        // score is at least the k-th best block maximum: nothing below it
+        // can win, and whole blocks below it are skipped.
+        s.block_max.clear();
+        s.block_max.extend(score.chunks(SCAN_BLOCK).map(block_max));
+        let mut at_least = f32::NEG_INFINITY;
+        if s.block_max.len() >= k {
+            let (_, kth, _) = s
+                .block_max
+                .select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            at_least = *kth;
+        }
+        s.cands.clear();
+        // Candidates are pushed into a buffer of up to 2k and cut back to
+        // the k best when it fills (tantivy's TopNComputer): cheaper than
+        // keeping it sorted. `floor` is then the k-th best so far: ranks
+        // ascend along the pass, so a later item equal to it loses the tie
+        // and only scores strictly above it enter. -inf (cart items) never
+        // enters.
+        let mut floor = f32::NEG_INFINITY;
+        for (b, block) in score.chunks(SCAN_BLOCK).enumerate() {
+            if block_max(block) < at_least {
+                continue;
+            }
+            for (r, &sc) in (b * SCAN_BLOCK..).zip(block) {
+                if sc > floor && sc >= at_least {
+                    s.cands.push(Cand {
+                        score: sc,
+                        rank: r as u32,
+                        item: self.popular[r],
+                    });
+                    if s.cands.len() == 2 * k {
+                        s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
+                        s.cands.truncate(k);
+                        floor = s.cands[k - 1].score;
+                    }
+                }
+            }
+        }
+        if s.cands.len() > k {
+            s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
+            s.cands.truncate(k);
+        }
+        s.cands.sort_unstable_by(Cand::cmp);
+        out.extend(s.cands.iter().map(|c| c.item));
+    }
+}
+
+/// Scores per block in the dense-rows top-k pass: one SIMD maximum decides
+/// whether the block can hold a winner. A few vector widths; not tuned.
+const SCAN_BLOCK: usize = 32;
+
+/// The largest of `xs` (-inf if empty), in eight independent lanes so that
+/// it compiles to SIMD maxima (a single running maximum is a dependency
+/// chain). Scores are never NaN.
+#[inline]
+fn block_max(xs: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = if x > *l { x } else { *l };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &x in lanes.iter().chain(rest) {
+        m = if x > m { x } else { m };
+    }
+    m
+}
+
 /// The dense scoring path is used when the cart's edges number at least
 /// `n_items / DENSE_SCORING_RATIO`: resetting and scanning n scores then
 /// costs less than tracking touched items edge by edge. Chosen by estimate
@@ -586,6 +741,7 @@ pub struct Scratch {
     now: u32,
     touched: Vec<u32>,
     cands: Vec<Cand>,
+    block_max: Vec<f32>,
 }
 
 impl Scratch {
@@ -678,10 +834,13 @@ fn local_edges(
     threads: usize,
 ) -> Vec<Triple> {
     let n = cc.n_items();
-    let k = config.neighbours;
-    let work: Vec<u64> = (0..n as u32)
-        .map(|j| {
-            let d = cc.neighbours(j).0.len().min(k) as u64;
+
+    let hoods = neighbourhoods(cc, config, threads);
+    let work: Vec<u64> = hoods
+        .order
+        .iter()
+        .map(|&j| {
+            let d = hoods.of(j).len() as u64;
             d * d * d / 6 + d * d + 1
         })
         .collect();
@@ -689,73 +848,19 @@ fn local_edges(
     // Below about a millisecond of work, a second thread costs more than it
     // saves (rough estimate, not measured finely).
     let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
-    let lookup = PairLookup::new(cc, HUB_ITEMS);
-    let lookup = &lookup;
+    let lookup = PairLookup::new(cc, HUB_ITEMS, HUB_ROW_FACTOR * config.neighbours, threads);
+    let (lookup, hoods) = (&lookup, &hoods);
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
-        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
-        let mut nb: Vec<(u32, u32)> = Vec::new();
         let mut rhs: Vec<f64> = Vec::new();
         let mut a: Vec<f64> = Vec::new();
-        for j in range {
-            let j = j as u32;
-            let (t, c) = cc.neighbours(j);
-            cand.clear();
-            for (&i, &cij) in t.iter().zip(c) {
-                if cij >= config.min_pair_count {
-                    let key = match config.rank {
-                        NeighbourRank::Count => f64::from(cij),
-                        NeighbourRank::CountOverSqrt => {
-                            f64::from(cij) / f64::from(cc.count_of(i)).sqrt()
-                        }
-                    };
-                    cand.push((key, i, cij));
-                }
-            }
-            if cand.is_empty() {
-                continue;
-            }
-            let cmp =
-                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
-            if cand.len() > k {
-                cand.select_nth_unstable_by(k - 1, cmp);
-                cand.truncate(k);
-            }
-            nb.clear();
-            nb.extend(cand.iter().map(|x| (x.1, x.2)));
-            nb.sort_unstable();
+        let mut scratch = GramScratch::new(n);
+        for &j in &hoods.order[range] {
+            let nb = hoods.of(j);
             let d = nb.len();
-            a.clear();
-            a.resize(d * d, 0.0);
             rhs.clear();
-            for p in 0..d {
-                let (i, cij) = nb[p];
-                a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
-                rhs.push(f64::from(cij));
-                if lookup.is_hub(i) {
-                    // Pairs with another hub item come from the table; pairs
-                    // with a non-hub item are filled from that item's side.
-                    for q in p + 1..d {
-                        let b = nb[q].0;
-                        if lookup.is_hub(b) {
-                            let v = f64::from(lookup.get(i, b));
-                            a[p * d + q] = v;
-                            a[q * d + p] = v;
-                        }
-                    }
-                } else {
-                    // A non-hub row is short: one galloping pass over it
-                    // finds every neighbour (both lists sorted by id).
-                    let (ti, ci) = cc.neighbours(i);
-                    gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
-                        if q != p {
-                            let v = f64::from(v);
-                            a[p * d + q] = v;
-                            a[q * d + p] = v;
-                        }
-                    });
-                }
-            }
+            rhs.extend(nb.iter().map(|x| f64::from(x.1)));
+            fill_gram(cc, lookup, penalty, nb, &mut scratch, &mut a);
             if !cholesky_solve(&mut a, d, &mut rhs) {
                 continue;
             }
@@ -773,65 +878,342 @@ fn local_edges(
         .collect()
 }
 
-/// `c(a, b)` lookups: dense among the hub items, binary search in the
-/// shorter row otherwise.
-struct PairLookup<'a> {
-    cc: &'a CoCounts,
-    hub_pos: Vec<u32>,
-    hub: Vec<u16>,
-    h: usize,
+/// Every target's regressors for the local solver.
+struct Neighbourhoods {
+    /// `offsets[j]..offsets[j + 1]` is target `j`'s run in `nb`.
+    offsets: Vec<u32>,
+    /// `(regressor, c(regressor, target))`, ascending by regressor within
+    /// a target.
+    nb: Vec<(u32, u32)>,
+    /// The targets with at least one regressor, by id. (Grouping them by
+    /// their first choice of regressor, hoping for cache reuse, was
+    /// measured no faster on retail_fimi and 3-5% slower on
+    /// online_retail_fr_de, whose ids follow first appearance.)
+    order: Vec<u32>,
 }
 
+impl Neighbourhoods {
+    fn of(&self, j: u32) -> &[(u32, u32)] {
+        &self.nb[self.offsets[j as usize] as usize..self.offsets[j as usize + 1] as usize]
+    }
+}
+
+/// A chunk of [`neighbourhoods`]: per target its regressor count, then the
+/// regressors concatenated.
+type HoodsChunk = (Vec<u32>, Vec<(u32, u32)>);
+
+/// Chooses each target's regressors: the [`LearnConfig::neighbours`] items
+/// seen with it at least [`LearnConfig::min_pair_count`] times, best by
+/// [`LearnConfig::rank`] (ties by item id). In parallel over targets.
+fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighbourhoods {
+    let n = cc.n_items();
+    let k = config.neighbours;
+    // sqrt once per item rather than once per pair (the same values, so
+    // the same ranking).
+    let sqrt_count: Vec<f64> = cc
+        .item_counts()
+        .iter()
+        .map(|&c| f64::from(c).sqrt())
+        .collect();
+    let work: Vec<u64> = (0..n as u32)
+        .map(|j| cc.neighbours(j).0.len() as u64 + 1)
+        .collect();
+    let total: u64 = work.iter().sum();
+    let threads = if total < 1 << 20 { 1 } else { threads.max(1) };
+    let block = |range: std::ops::Range<usize>| -> HoodsChunk {
+        let mut heads = Vec::with_capacity(range.len());
+        let mut nb = Vec::new();
+        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
+        for j in range {
+            let (t, c) = cc.neighbours(j as u32);
+            cand.clear();
+            for (&i, &cij) in t.iter().zip(c) {
+                if cij >= config.min_pair_count {
+                    let key = match config.rank {
+                        NeighbourRank::Count => f64::from(cij),
+                        NeighbourRank::CountOverSqrt => f64::from(cij) / sqrt_count[i as usize],
+                    };
+                    cand.push((key, i, cij));
+                }
+            }
+            let cmp =
+                |x: &(f64, u32, u32), y: &(f64, u32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+            if cand.len() > k {
+                cand.select_nth_unstable_by(k - 1, cmp);
+                cand.truncate(k);
+            }
+            heads.push(cand.len() as u32);
+            let before = nb.len();
+            nb.extend(cand.iter().map(|x| (x.1, x.2)));
+            nb[before..].sort_unstable();
+        }
+        (heads, nb)
+    };
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u32);
+    let mut nb = Vec::new();
+    let mut order = Vec::new();
+    let mut j = 0u32;
+    for (heads, part) in par_chunks(&work, threads, block) {
+        for len in heads {
+            // At most K (<= 512) per item, so the total fits u32 whenever
+            // the item count does (~8 million items).
+            let end = offsets[j as usize] + len;
+            offsets.push(end);
+            if len > 0 {
+                order.push(j);
+            }
+            j += 1;
+        }
+        nb.extend_from_slice(&part);
+    }
+    Neighbourhoods { offsets, nb, order }
+}
+
+/// `c(a, b)` lookups: dense among the hub items (the upper triangle of a
+/// `h x h` table of `u8`, saturated counts looked up exactly), binary
+/// search in the shorter row otherwise.
+struct PairLookup<'a> {
+    cc: &'a CoCounts,
+    /// Position of each item among the hubs (by count, descending), or
+    /// [`NOT_HUB`].
+    hub_pos: Vec<u32>,
+    /// Row `p` (pairs `(p, q)` for `q > p`) starts at `row_start[p]`, so
+    /// that `(p, q)` is at `row_start[p] + q` (the offset absorbs the
+    /// missing `p + 1` leading entries).
+    row_start: Vec<usize>,
+    /// `min(c(a, b), u8::MAX)` for hubs at positions `p < q`.
+    table: Vec<u8>,
+}
+
+/// [`PairLookup::hub_pos`] of an item that is not a hub.
+const NOT_HUB: u32 = u32::MAX;
+
 impl<'a> PairLookup<'a> {
-    fn new(cc: &'a CoCounts, max_hub: usize) -> Self {
+    /// Hubs are the items, most frequent first and at most `max_hub`, whose
+    /// rows have more than `min_degree` entries: a shorter row is cheaper
+    /// to scan than a table is to build (and keeps the table small on
+    /// catalogs of a few thousand items, where it would hold every item).
+    fn new(cc: &'a CoCounts, max_hub: usize, min_degree: usize, threads: usize) -> Self {
         let n = cc.n_items();
-        let mut by_count: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
+        let mut by_count: Vec<u32> = (0..n as u32)
+            .filter(|&i| cc.neighbours(i).0.len() > min_degree)
+            .collect();
         by_count.sort_unstable_by(|&a, &b| cc.count_of(b).cmp(&cc.count_of(a)).then(a.cmp(&b)));
         by_count.truncate(max_hub);
         let h = by_count.len();
-        let mut hub_pos = vec![u32::MAX; n];
+        let mut hub_pos = vec![NOT_HUB; n];
         for (p, &i) in by_count.iter().enumerate() {
             hub_pos[i as usize] = p as u32;
         }
-        let mut hub = vec![0u16; h * h];
-        for (p, &i) in by_count.iter().enumerate() {
-            let (t, c) = cc.neighbours(i);
-            for (&j, &cij) in t.iter().zip(c) {
-                let q = hub_pos[j as usize];
-                if q != u32::MAX {
-                    hub[p * h + q as usize] = u16::try_from(cij).unwrap_or(u16::MAX);
+        // Row p holds h - p - 1 entries; row_start[p] + q indexes (p, q).
+        let mut row_start = Vec::with_capacity(h);
+        let mut at = 0usize;
+        for p in 0..h {
+            row_start.push(at.wrapping_sub(p + 1));
+            at += h - p - 1;
+        }
+        // Rows are independent: filled in parallel, each chunk a
+        // contiguous run of the table, so the table is built by
+        // concatenation in row order.
+        let work: Vec<u64> = by_count
+            .iter()
+            .map(|&i| cc.neighbours(i).0.len() as u64 + (h as u64) / 8)
+            .collect();
+        let total: u64 = work.iter().sum();
+        let threads = if total < 1 << 20 { 1 } else { threads };
+        let hub_pos_ref = &hub_pos;
+        let by_count_ref = &by_count;
+        let block = |range: std::ops::Range<usize>| -> Vec<u8> {
+            let len: usize = range.clone().map(|p| h - p - 1).sum();
+            let mut rows = vec![0u8; len];
+            let mut base = 0usize;
+            for p in range {
+                let i = by_count_ref[p];
+                let (t, c) = cc.neighbours(i);
+                let row = &mut rows[base..base + (h - p - 1)];
+                for (&j, &cij) in t.iter().zip(c) {
+                    let q = hub_pos_ref[j as usize];
+                    if q != NOT_HUB && q as usize > p {
+                        row[q as usize - p - 1] = u8::try_from(cij).unwrap_or(u8::MAX);
+                    }
                 }
+                base += h - p - 1;
             }
+            rows
+        };
+        let mut table = Vec::with_capacity(at);
+        for part in par_chunks(&work, threads, block) {
+            table.extend_from_slice(&part);
         }
         PairLookup {
             cc,
             hub_pos,
-            hub,
-            h,
+            row_start,
+            table,
         }
     }
 
+    /// The hub position of `a`, or [`NOT_HUB`].
     #[inline]
-    fn is_hub(&self, a: u32) -> bool {
-        self.hub_pos[a as usize] != u32::MAX
+    fn hub_pos(&self, a: u32) -> u32 {
+        self.hub_pos[a as usize]
     }
 
+    /// Row `pa` of the table: `min(c(a, b), u8::MAX)` for the hubs at
+    /// positions `pa + 1..`, in order (entry `pb - pa - 1` is position
+    /// `pb`). `u8` keeps the table small (its cache misses are much of the
+    /// solver's time); look saturated entries up with
+    /// [`exact`](Self::exact).
     #[inline]
-    fn get(&self, a: u32, b: u32) -> u32 {
-        let (pa, pb) = (self.hub_pos[a as usize], self.hub_pos[b as usize]);
-        if pa != u32::MAX && pb != u32::MAX {
-            let v = self.hub[pa as usize * self.h + pb as usize];
-            // u16 halves the table (and its cache misses); a saturated entry
-            // falls through to the exact lookup below.
-            if v != u16::MAX {
-                return u32::from(v);
-            }
-        }
+    fn row(&self, pa: u32) -> &[u8] {
+        let pa = pa as usize;
+        let h = self.row_start.len();
+        let first = self.row_start[pa].wrapping_add(pa + 1);
+        self.table.get(first..first + (h - pa - 1)).unwrap_or(&[])
+    }
+
+    /// `c(a, b)` from the sparse rows (binary search in the shorter).
+    fn exact(&self, a: u32, b: u32) -> u32 {
         if self.cc.neighbours(a).0.len() <= self.cc.neighbours(b).0.len() {
             self.cc.pair(a, b)
         } else {
             self.cc.pair(b, a)
         }
+    }
+}
+
+/// Reusable buffers of [`fill_gram`].
+struct GramScratch {
+    /// Item -> index in the neighbourhood, [`NOT_IN_SET`] outside it
+    /// (between calls, for every item).
+    pos: Vec<u16>,
+    /// The neighbourhood's hubs: (index, hub position, item).
+    hubs: Vec<(usize, u32, u32)>,
+    /// One scanned row, by neighbourhood index, plus a spare last slot.
+    row: Vec<u32>,
+}
+
+impl GramScratch {
+    fn new(n_items: usize) -> Self {
+        GramScratch {
+            pos: vec![NOT_IN_SET; n_items],
+            hubs: Vec::new(),
+            row: Vec::new(),
+        }
+    }
+}
+
+/// An item is a hub (its pairs with other hubs read from the table) when
+/// its row has more than `HUB_ROW_FACTOR` entries per neighbour: scanning
+/// a row costs about one cycle per entry, a table lookup (the table being
+/// mostly cache-resident) about two per neighbour. Measured on
+/// online_retail_fr_de: factors 1 and 2 fit in 8.5-8.7 ms warm, 8 in about
+/// 12 ms (retail_fimi: within noise between 2 and 8, at a noisy time).
+const HUB_ROW_FACTOR: usize = 2;
+
+/// Marks an item outside the neighbourhood in [`GramScratch::pos`].
+const NOT_IN_SET: u16 = u16::MAX;
+
+/// A regressor's pair counts are read by scanning its whole row when the
+/// row has at most `ROW_SCAN_FACTOR` entries per neighbour: each entry then
+/// costs one load from `pos` (two bytes per item, cache-resident) and a
+/// well-predicted branch, cheaper than a galloping search per neighbour,
+/// whose branches mispredict. A rough break-even estimate, not tuned.
+const ROW_SCAN_FACTOR: usize = 8;
+
+/// Fills `a` with the d x d matrix `G_NN + diag(Lambda_N)` (row-major) for
+/// the neighbourhood `nb` (`(item, c(item, target))`, ascending by item):
+/// `c(i)` + penalty on the diagonal, `c(i, b)` off it.
+///
+/// Pairs among hub items come from the dense table. A non-hub item's pairs
+/// (with hubs and non-hubs alike) come from its own row, which is short:
+/// scanned whole against `pos` (item -> index in `nb`) when short enough,
+/// otherwise joined by galloping. `pos` must hold [`NOT_IN_SET`] for every
+/// item on entry and does again on return.
+fn fill_gram(
+    cc: &CoCounts,
+    lookup: &PairLookup<'_>,
+    penalty: &[f64],
+    nb: &[(u32, u32)],
+    scratch: &mut GramScratch,
+    a: &mut Vec<f64>,
+) {
+    let GramScratch { pos, hubs, row } = scratch;
+    let d = nb.len();
+    debug_assert!(d < usize::from(NOT_IN_SET));
+    a.clear();
+    a.resize(d * d, 0.0);
+    for (p, &(i, _)) in nb.iter().enumerate() {
+        pos[i as usize] = p as u16;
+    }
+    // Hub members of the neighbourhood: (index in nb, hub position, item).
+    hubs.clear();
+    for (p, &(i, _)) in nb.iter().enumerate() {
+        let hp = lookup.hub_pos(i);
+        if hp != NOT_HUB {
+            hubs.push((p, hp, i));
+        }
+    }
+    // Pairs among hubs come from the table; pairs with a non-hub item are
+    // filled from that item's side below. In hub-position order, each pair
+    // (x, later y) is in x's row of the upper triangle: one row lookup per
+    // x, no comparison per pair.
+    hubs.sort_unstable_by_key(|h| h.1);
+    for (x, &(p, hp, i)) in hubs.iter().enumerate() {
+        let row = lookup.row(hp);
+        for &(q, hq, b) in &hubs[x + 1..] {
+            // Positions are distinct and ascending here, so hq > hp.
+            let v = match row.get((hq - hp - 1) as usize) {
+                Some(&v) if v != u8::MAX => u32::from(v),
+                // Saturated (or, never, out of the row): looked up exactly.
+                _ => lookup.exact(i, b),
+            };
+            let v = f64::from(v);
+            a[p * d + q] = v;
+            a[q * d + p] = v;
+        }
+    }
+    for p in 0..d {
+        let i = nb[p].0;
+        a[p * d + p] = f64::from(cc.count_of(i)) + penalty[i as usize];
+        if lookup.hub_pos(i) != NOT_HUB {
+            continue;
+        }
+        let (ti, ci) = cc.neighbours(i);
+        if ti.len() <= ROW_SCAN_FACTOR * d {
+            // Branch-free: an item outside the neighbourhood writes to the
+            // spare last slot (whether an entry is inside is data, so a
+            // branch on it mispredicts when rows are short and hits
+            // common). The row of p holds c(i, b) for every b, so it is
+            // copied whole into row and column p, diagonal restored after.
+            row.clear();
+            row.resize(d + 1, 0);
+            // Plain slices, so that the loop keeps their pointers in
+            // registers instead of reloading them through the Vecs.
+            let (slot, at) = (&mut row[..], &pos[..]);
+            for (&b, &v) in ti.iter().zip(ci) {
+                slot[usize::from(at[b as usize]).min(d)] = v;
+            }
+            let diag = a[p * d + p];
+            for (q, &v) in row[..d].iter().enumerate() {
+                let v = f64::from(v);
+                a[p * d + q] = v;
+                a[q * d + p] = v;
+            }
+            a[p * d + p] = diag;
+        } else {
+            gallop_join(ti, ci, nb.iter().map(|x| x.0), |q, v| {
+                if q != p {
+                    let v = f64::from(v);
+                    a[p * d + q] = v;
+                    a[q * d + p] = v;
+                }
+            });
+        }
+    }
+    for &(i, _) in nb {
+        pos[i as usize] = NOT_IN_SET;
     }
 }
 
@@ -960,12 +1342,56 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
         let d = d.sqrt();
         row_j[j] = d;
         let lj = &row_j[..j];
-        for row_i in below.chunks_exact_mut(n) {
+        // Four rows at a time share the loads of `lj`; each dot product is
+        // summed exactly as `dot` does, so the factor is the same.
+        let mut quads = below.chunks_exact_mut(4 * n);
+        for quad in &mut quads {
+            let (r01, r23) = quad.split_at_mut(2 * n);
+            let (r0, r1) = r01.split_at_mut(n);
+            let (r2, r3) = r23.split_at_mut(n);
+            let s = dot_rows([&r0[..j], &r1[..j], &r2[..j], &r3[..j]], lj);
+            r0[j] = (r0[j] - s[0]) / d;
+            r1[j] = (r1[j] - s[1]) / d;
+            r2[j] = (r2[j] - s[2]) / d;
+            r3[j] = (r3[j] - s[3]) / d;
+        }
+        for row_i in quads.into_remainder().chunks_exact_mut(n) {
             let s = dot(&row_i[..j], lj);
             row_i[j] = (row_i[j] - s) / d;
         }
     }
     true
+}
+
+/// `[dot(xs[0], y), ..]` in one pass, with [`dot`]'s summation order for
+/// each (the same results, bit for bit). Every `xs[r]` has length
+/// `y.len()`.
+#[inline]
+fn dot_rows<const R: usize>(xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
+    let n = y.len();
+    let mut acc = [[0.0f64; 4]; R];
+    let mut tail = [0.0f64; R];
+    let body = n - n % 4;
+    for c in (0..body).step_by(4) {
+        let b = &y[c..c + 4];
+        for (a, x) in acc.iter_mut().zip(&xs) {
+            let x = &x[c..c + 4];
+            for l in 0..4 {
+                a[l] += x[l] * b[l];
+            }
+        }
+    }
+    for c in body..n {
+        for (t, x) in tail.iter_mut().zip(&xs) {
+            *t += x[c] * y[c];
+        }
+    }
+    let mut out = [0.0f64; R];
+    for r in 0..R {
+        let a = &acc[r];
+        out[r] = (a[0] + a[1]) + (a[2] + a[3]) + tail[r];
+    }
+    out
 }
 
 /// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
@@ -1096,6 +1522,19 @@ mod tests {
     }
 
     #[test]
+    fn dot_rows_are_dots_bit_for_bit() {
+        for n in [0usize, 1, 3, 4, 5, 47, 48] {
+            let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos() * 1e3).collect();
+            let y: Vec<f64> = (0..n).map(|i| 1.0 / (i as f64 + 0.7)).collect();
+            let got = dot_rows([&x1[..], &x2[..], &y[..]], &y);
+            assert_eq!(got[0].to_bits(), dot(&x1, &y).to_bits());
+            assert_eq!(got[1].to_bits(), dot(&x2, &y).to_bits());
+            assert_eq!(got[2].to_bits(), dot(&y, &y).to_bits());
+        }
+    }
+
+    #[test]
     fn inverse_and_solve_match() {
         for n in [1, 2, 5, 17] {
             let a = spd(n, n as u64);
@@ -1223,6 +1662,82 @@ mod tests {
                         "{i}->{j}"
                     );
                 }
+            }
+        }
+    }
+
+    /// A random log over `items` items whose pair counts exceed 255 for the
+    /// most frequent ones (so the table's saturation path is taken).
+    fn skewed_log(items: u32, orders: u32, seed: u64) -> OrderLog {
+        let mut x = seed;
+        let mut rows = Vec::new();
+        for o in 0..orders {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let m = 2 + (x >> 60) as u32;
+            for _ in 0..m {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Cubing a uniform draw favours low ids: a few hubs.
+                let u = (x >> 33) as f64 / (1u64 << 31) as f64;
+                let item = ((u * u * u) * f64::from(items)) as u32;
+                rows.push((o.to_string(), format!("s{item}")));
+            }
+        }
+        OrderLog::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn gram_fill_matches_naive_pair_counts() {
+        let log = skewed_log(300, 6000, 7);
+        let cc = CoCounts::count(log.view(), 2).unwrap();
+        let n = cc.n_items();
+        let penalty: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 * 0.5).collect();
+        // Few hubs, so all three paths (table, row scan, galloping join)
+        // are taken; the hubs' top pairs exceed 255.
+        let top = (0..n as u32)
+            .flat_map(|i| cc.neighbours(i).1.iter().copied())
+            .max()
+            .unwrap();
+        assert!(top > 255, "{top}");
+        for max_hub in [0, 5, 40, n] {
+            let lookup = PairLookup::new(&cc, max_hub, 0, 2);
+            let mut scratch = GramScratch::new(n);
+            let mut a = Vec::new();
+            // Neighbourhoods of 60 items scan every non-hub row; those of 4
+            // gallop through the longer ones.
+            for (j, step, take) in [
+                (0u32, 1usize, 60usize),
+                (3, 2, 60),
+                (50, 1, 4),
+                (7, 5, 60),
+                (120, 3, 4),
+                (250, 1, 60),
+            ] {
+                let (t, c) = cc.neighbours(j);
+                let nb: Vec<(u32, u32)> = t
+                    .iter()
+                    .zip(c)
+                    .step_by(step)
+                    .take(take)
+                    .map(|(&i, &c)| (i, c))
+                    .collect();
+                fill_gram(&cc, &lookup, &penalty, &nb, &mut scratch, &mut a);
+                let d = nb.len();
+                for p in 0..d {
+                    for q in 0..d {
+                        let (x, y) = (nb[p].0, nb[q].0);
+                        let want = if p == q {
+                            f64::from(cc.count_of(x)) + penalty[x as usize]
+                        } else {
+                            f64::from(cc.pair(x, y))
+                        };
+                        assert_eq!(a[p * d + q], want, "hubs {max_hub}, target {j}, ({x}, {y})");
+                    }
+                }
+                assert!(scratch.pos.iter().all(|&p| p == NOT_IN_SET));
             }
         }
     }
@@ -1380,6 +1895,27 @@ mod tests {
             .collect();
         c.sort_by(Cand::cmp);
         c.into_iter().take(k).map(|c| c.item).collect()
+    }
+
+    #[test]
+    fn dense_rows_match_brute_force_over_many_blocks() {
+        // 300 items: about ten blocks of the top-k pass, so the block
+        // bound and the buffer cuts are exercised.
+        let log = skewed_log(300, 4000, 11);
+        let model = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
+        assert!(!model.dense.is_empty(), "dense rows expected");
+        let mut s = model.scratch();
+        let n = model.n_items() as u32;
+        for (c, k) in (0..200u32).zip([1usize, 3, 10, 40].iter().cycle()) {
+            let cart: Vec<u32> = (0..(c % 7)).map(|x| (c * 37 + x * 101) % (n + 5)).collect();
+            let mut out = Vec::new();
+            model.recommend_into(&mut s, &cart, *k, &mut out);
+            assert_eq!(
+                out,
+                reference_topk(&model, &cart, *k),
+                "cart {cart:?} k {k}"
+            );
+        }
     }
 
     proptest! {
