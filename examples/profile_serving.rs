@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Environment: `LINES` (1, 5 or 20: only that size), `COLD_ONLY`,
-//! `CACHED_ONLY`.
+//! `CACHED_ONLY`; `TOUCH` times only the memory reads a call cannot avoid
+//! (every edge target's catalog row), for comparison.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -61,6 +62,31 @@ fn median_micros(passes: usize, calls: usize, mut run: impl FnMut()) -> Option<f
     t.get(t.len() / 2).copied()
 }
 
+/// The memory floor of a call: per cart, read the category of every
+/// target of every line's edges, in a bare loop (`TOUCH=1`). The loop
+/// carries no dependency from one cart to the next, so misses overlap as
+/// much as the processor allows.
+fn touch(w: &common::Workload, engine: &Engine, passes: usize) {
+    use cartwise::Catalog;
+    let graph = w.graph();
+    let catalog = engine.catalog();
+    for lines in [1usize, 5, 20] {
+        let carts = w.carts(lines, 4096);
+        let t = median_micros(passes, carts.len(), || {
+            let mut acc = 0u64;
+            for cart in &carts {
+                for line in cart {
+                    for e in graph.edge_range(line.product) {
+                        acc = acc.wrapping_add(u64::from(catalog.category(graph.target(e)).0));
+                    }
+                }
+            }
+            black_box(acc);
+        });
+        println!("lines {lines:2}: touch {:.3} us", t.unwrap_or(f64::NAN));
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>());
     let n = args.next().and_then(Result::ok).unwrap_or(1_000_000);
@@ -77,6 +103,10 @@ fn main() {
         w.mean_degree(),
         start.elapsed().as_secs_f64()
     );
+    if std::env::var_os("TOUCH").is_some() {
+        touch(&w, &engine, passes);
+        return;
+    }
     let req = Request::new().limit(10).kinds(Kinds::Both);
     let mut scratch = Scratch::new();
     for lines in [1usize, 5, 20] {
