@@ -418,7 +418,7 @@ impl InMemoryCatalog {
     }
 
     /// A copy of this catalog with the stock of some products changed.
-    /// Shares everything but the stock array with `self`.
+    /// Shares everything but the per-product serving rows with `self`.
     ///
     /// # Errors
     /// [`Error::UnknownSku`] (context `update`) if an id is out of range;

@@ -21,8 +21,8 @@
 //!
 //! Cheap updates that need no rebuild: [`set_stock`](LiveEngine::set_stock),
 //! [`set_stocks`](LiveEngine::set_stocks), [`set_price`](LiveEngine::set_price)
-//! and [`set_prices`](LiveEngine::set_prices). They copy only the stock or
-//! price array ([`InMemoryCatalog::with_stock`]), share the rest of the
+//! and [`set_prices`](LiveEngine::set_prices). They copy only the catalog's
+//! per-product serving rows ([`InMemoryCatalog::with_stock`]), share the rest of the
 //! catalog, the graph and the strategies ([`Engine::with_catalog`]), and
 //! stamp the result with the next version. An out-of-stock product is gone
 //! from the very next call's suggestions. Whole new catalogs or graphs go in
@@ -287,7 +287,7 @@ impl LiveEngine {
     }
 
     /// Sets the stock of several products in one new version, copying only
-    /// the stock array. Every SKU is resolved before anything changes.
+    /// the catalog's per-product serving rows (32 bytes a product). Every SKU is resolved before anything changes.
     /// Returns the new version (the old one plus one). A later entry for
     /// the same SKU wins.
     ///
@@ -312,7 +312,7 @@ impl LiveEngine {
     }
 
     /// Sets the price of several products in one new version, copying only
-    /// the price array. Every SKU is resolved before anything changes.
+    /// the catalog's per-product serving rows (32 bytes a product). Every SKU is resolved before anything changes.
     ///
     /// # Errors
     /// As [`set_stocks`](Self::set_stocks).
