@@ -257,14 +257,7 @@ impl CoCounts {
         chunks: Vec<Block<u32>>,
     ) -> Result<CoCounts> {
         let n = item_counts.len();
-        let total: usize = chunks.iter().map(|b| b.1.len()).sum();
-        if total > MAX_PAIR_ENTRIES {
-            return Err(Error::CapExceeded {
-                what: "pair entries",
-                cap: MAX_PAIR_ENTRIES as u64,
-                got: total as u64,
-            });
-        }
+        check_pair_entries(&chunks)?;
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0u32);
         let mut row_block = Vec::with_capacity(n);
@@ -794,6 +787,20 @@ where
     slots.into_iter().flatten().collect()
 }
 
+/// The number of pair entries in counted chunks, or
+/// [`Error::CapExceeded`] above [`MAX_PAIR_ENTRIES`] (row offsets are `u32`).
+fn check_pair_entries<T>(chunks: &[Block<T>]) -> Result<usize> {
+    let total: usize = chunks.iter().map(|b| b.1.len()).sum();
+    if total > MAX_PAIR_ENTRIES {
+        return Err(Error::CapExceeded {
+            what: "pair entries",
+            cap: MAX_PAIR_ENTRIES as u64,
+            got: total as u64,
+        });
+    }
+    Ok(total)
+}
+
 /// One block's copy in [`assemble`]: destinations, then sources.
 type CopyJob<'a, T> = (&'a mut [u32], &'a mut [T], &'a [u32], &'a [T]);
 
@@ -805,14 +812,7 @@ fn assemble<T: Copy + Default + Send + Sync>(
     blocks: Vec<Block<T>>,
     threads: usize,
 ) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
-    let total: usize = blocks.iter().map(|b| b.1.len()).sum();
-    if total > MAX_PAIR_ENTRIES {
-        return Err(Error::CapExceeded {
-            what: "pair entries",
-            cap: MAX_PAIR_ENTRIES as u64,
-            got: total as u64,
-        });
-    }
+    let total = check_pair_entries(&blocks)?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
     let mut end = 0u32;
