@@ -333,6 +333,91 @@ impl Hot {
     }
 }
 
+/// The per-product arrays (all of one length, in id order) and the name
+/// tables a catalog's lookup lists are derived from.
+struct IndexInputs<'a> {
+    skus: &'a Arena,
+    family_names: &'a Arena,
+    categories: usize,
+    variants: usize,
+    popularity: &'a [u32],
+    category: &'a [CategoryId],
+    family: &'a [u32],
+    tier: &'a [u32],
+    variant_group: &'a [u32],
+}
+
+/// The lookup lists a catalog derives from its arrays. Builder and snapshot
+/// loader both build them here, so a loaded catalog cannot disagree with a
+/// built one.
+struct Indexes {
+    /// Per category, most popular first, ties by id.
+    category_products: Lists<ProductId>,
+    /// Per family, in tier order (ties by id).
+    family_members: Lists<ProductId>,
+    /// Per variant group, by id.
+    variant_members: Lists<ProductId>,
+}
+
+impl Indexes {
+    /// # Errors
+    /// [`Error::DuplicateTier`] when two products of a family share a tier
+    /// without being variants of one group (the sizes of one model may).
+    fn derive(input: &IndexInputs<'_>) -> Result<Indexes> {
+        let IndexInputs {
+            popularity,
+            category,
+            family,
+            tier,
+            variant_group,
+            ..
+        } = *input;
+        let mut by_category: Vec<Vec<ProductId>> = vec![Vec::new(); input.categories];
+        for (i, c) in category.iter().enumerate() {
+            by_category[c.index()].push(ProductId::from_index(i));
+        }
+        for list in &mut by_category {
+            list.sort_by(|a, b| {
+                popularity[b.index()]
+                    .cmp(&popularity[a.index()])
+                    .then(a.cmp(b))
+            });
+        }
+        let mut by_variant: Vec<Vec<ProductId>> = vec![Vec::new(); input.variants];
+        for (i, &g) in variant_group.iter().enumerate() {
+            if g != NO_FAMILY {
+                by_variant[g as usize].push(ProductId::from_index(i));
+            }
+        }
+        let mut by_family: Vec<Vec<ProductId>> = vec![Vec::new(); input.family_names.len()];
+        for (i, &f) in family.iter().enumerate() {
+            if f != NO_FAMILY {
+                by_family[f as usize].push(ProductId::from_index(i));
+            }
+        }
+        for (f, list) in by_family.iter_mut().enumerate() {
+            list.sort_by_key(|id| (tier[id.index()], *id));
+            for w in list.windows(2) {
+                let same_group = variant_group[w[0].index()] != NO_FAMILY
+                    && variant_group[w[0].index()] == variant_group[w[1].index()];
+                if tier[w[0].index()] == tier[w[1].index()] && !same_group {
+                    return Err(Error::DuplicateTier {
+                        family: input.family_names.get(f).to_owned(),
+                        tier: tier[w[0].index()],
+                        first: input.skus.get(w[0].index()).to_owned(),
+                        second: input.skus.get(w[1].index()).to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(Indexes {
+            category_products: Lists::from_groups(by_category),
+            family_members: Lists::from_groups(by_family),
+            variant_members: Lists::from_groups(by_variant),
+        })
+    }
+}
+
 /// The rows of a catalog, from its per-field arrays (all of length `n`).
 fn hot_rows(
     price: &[Money],
@@ -954,12 +1039,6 @@ impl CatalogBuilder {
             attrs.sort_unstable();
             attribute_groups.push(attrs);
         }
-        let mut by_variant: Vec<Vec<ProductId>> = vec![Vec::new(); variant_interner.names.len()];
-        for (i, &g) in variant_group.iter().enumerate() {
-            if g != NO_FAMILY {
-                by_variant[g as usize].push(ProductId::from_index(i));
-            }
-        }
         let mut repurchasable = vec![false; interner.names.len()];
         for c in &self.repurchasable {
             let id = interner
@@ -972,43 +1051,17 @@ impl CatalogBuilder {
             repurchasable[*id as usize] = true;
         }
 
-        // Category lists, most popular first, ties by id.
-        let mut by_category: Vec<Vec<ProductId>> = vec![Vec::new(); interner.names.len()];
-        for (i, c) in category.iter().enumerate() {
-            by_category[c.index()].push(ProductId::from_index(i));
-        }
-        for list in &mut by_category {
-            list.sort_by(|a, b| {
-                popularity[b.index()]
-                    .cmp(&popularity[a.index()])
-                    .then(a.cmp(b))
-            });
-        }
-
-        // Family ladders in tier order; a shared tier is an error, except
-        // between variants of one group (the sizes of one model).
-        let mut by_family: Vec<Vec<ProductId>> = vec![Vec::new(); family_interner.names.len()];
-        for (i, &f) in family.iter().enumerate() {
-            if f != NO_FAMILY {
-                by_family[f as usize].push(ProductId::from_index(i));
-            }
-        }
-        for (f, list) in by_family.iter_mut().enumerate() {
-            list.sort_by_key(|id| (tier[id.index()], *id));
-            for w in list.windows(2) {
-                let same_group = variant_group[w[0].index()] != NO_FAMILY
-                    && variant_group[w[0].index()] == variant_group[w[1].index()];
-                if tier[w[0].index()] == tier[w[1].index()] && !same_group {
-                    return Err(Error::DuplicateTier {
-                        family: family_interner.names.get(f).to_owned(),
-                        tier: tier[w[0].index()],
-                        first: skus.get(w[0].index()).to_owned(),
-                        second: skus.get(w[1].index()).to_owned(),
-                    });
-                }
-            }
-        }
-
+        let indexes = Indexes::derive(&IndexInputs {
+            skus: &skus,
+            family_names: &family_interner.names,
+            categories: interner.names.len(),
+            variants: variant_interner.names.len(),
+            popularity: &popularity,
+            category: &category,
+            family: &family,
+            tier: &tier,
+            variant_group: &variant_group,
+        })?;
         let max_popularity = popularity.iter().copied().max().unwrap_or(0);
         let hot = hot_rows(
             &price,
@@ -1036,12 +1089,12 @@ impl CatalogBuilder {
                 features: Lists::from_groups(feature_groups),
                 category_names: interner.names,
                 category_index,
-                category_products: Lists::from_groups(by_category),
+                category_products: indexes.category_products,
                 family_names: family_interner.names,
-                family_members: Lists::from_groups(by_family),
+                family_members: indexes.family_members,
                 feature_names: feature_interner.names,
                 variant_names: variant_interner.names,
-                variant_members: Lists::from_groups(by_variant),
+                variant_members: indexes.variant_members,
                 attributes: Lists::from_groups(attribute_groups),
                 attribute_names: attribute_interner.names,
                 matching_attributes,

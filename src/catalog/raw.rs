@@ -17,9 +17,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::{hot_rows, Arena, InMemoryCatalog, Lists, Static, NO_FAMILY};
+use super::{hot_rows, Arena, InMemoryCatalog, IndexInputs, Indexes, Lists, Static, NO_FAMILY};
 use crate::error::{Error, Result};
-use crate::id::{AttributeId, CategoryId, FeatureId, ProductId};
+use crate::id::{AttributeId, CategoryId, FeatureId};
 use crate::product::Money;
 use crate::relation::{RelationType, Symmetry, MAX_RELATIONS};
 
@@ -309,47 +309,18 @@ impl RawCatalog<'_> {
         let family = self.family.into_owned();
         let tier = self.tier.into_owned();
 
-        // Derived indexes, computed exactly as CatalogBuilder::build does.
-        let mut by_category: Vec<Vec<ProductId>> = vec![Vec::new(); categories];
-        for (i, c) in category.iter().enumerate() {
-            by_category[c.index()].push(ProductId::from_index(i));
-        }
-        for list in &mut by_category {
-            list.sort_by(|a, b| {
-                popularity[b.index()]
-                    .cmp(&popularity[a.index()])
-                    .then(a.cmp(b))
-            });
-        }
         let variant_group = self.variant_group.into_owned();
-        let mut by_variant: Vec<Vec<ProductId>> = vec![Vec::new(); variants];
-        for (i, &g) in variant_group.iter().enumerate() {
-            if g != NO_FAMILY {
-                by_variant[g as usize].push(ProductId::from_index(i));
-            }
-        }
-        let mut by_family: Vec<Vec<ProductId>> = vec![Vec::new(); families];
-        for (i, &f) in family.iter().enumerate() {
-            if f != NO_FAMILY {
-                by_family[f as usize].push(ProductId::from_index(i));
-            }
-        }
-        for (f, list) in by_family.iter_mut().enumerate() {
-            list.sort_by_key(|id| (tier[id.index()], *id));
-            for w in list.windows(2) {
-                // Variants of one group (sizes of one model) share a tier.
-                let same_group = variant_group[w[0].index()] != NO_FAMILY
-                    && variant_group[w[0].index()] == variant_group[w[1].index()];
-                if tier[w[0].index()] == tier[w[1].index()] && !same_group {
-                    return Err(Error::DuplicateTier {
-                        family: family_names.get(f).to_owned(),
-                        tier: tier[w[0].index()],
-                        first: skus.get(w[0].index()).to_owned(),
-                        second: skus.get(w[1].index()).to_owned(),
-                    });
-                }
-            }
-        }
+        let indexes = Indexes::derive(&IndexInputs {
+            skus: &skus,
+            family_names: &family_names,
+            categories,
+            variants,
+            popularity: &popularity,
+            category: &category,
+            family: &family,
+            tier: &tier,
+            variant_group: &variant_group,
+        })?;
         let category_index = (0..categories)
             .map(|c| (Box::from(category_names.get(c)), CategoryId::from_index(c)))
             .collect();
@@ -377,12 +348,12 @@ impl RawCatalog<'_> {
                 features,
                 category_names,
                 category_index,
-                category_products: Lists::from_groups(by_category),
+                category_products: indexes.category_products,
                 family_names,
-                family_members: Lists::from_groups(by_family),
+                family_members: indexes.family_members,
                 feature_names,
                 variant_names,
-                variant_members: Lists::from_groups(by_variant),
+                variant_members: indexes.variant_members,
                 attributes,
                 attribute_names,
                 matching_attributes,
