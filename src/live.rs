@@ -78,7 +78,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::cart::{Cart, CartLine};
+use crate::cart::{Cart, InlineCart};
 use crate::catalog::{Catalog, InMemoryCatalog};
 use crate::error::{Error, Result, SkuContext};
 use crate::id::ProductId;
@@ -146,20 +146,7 @@ impl LiveEngine {
         request: &Request,
     ) -> Result<Recommendations> {
         let engine = self.current();
-        let catalog = engine.catalog();
-        let mut cart = Vec::with_capacity(lines.len());
-        for &(sku, quantity) in lines {
-            let product = catalog.id(sku).ok_or_else(|| Error::UnknownSku {
-                sku: sku.to_owned(),
-                context: SkuContext::Cart,
-            })?;
-            if quantity == 0 {
-                return Err(Error::ZeroQuantity {
-                    sku: sku.to_owned(),
-                });
-            }
-            cart.push(CartLine { product, quantity });
-        }
+        let cart = InlineCart::from_skus(engine.catalog(), lines.iter().copied())?;
         engine.recommend(&cart, request)
     }
 
@@ -381,7 +368,7 @@ impl From<Engine> for LiveEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CategoryRules, ComplementGraph, Product};
+    use crate::{CartLine, CategoryRules, ComplementGraph, Product};
 
     fn live() -> LiveEngine {
         let catalog = InMemoryCatalog::from_products([
