@@ -492,6 +492,20 @@ impl ComplementGraph {
         self.meta.get(e).copied().unwrap_or_default()
     }
 
+    /// Whether no edge carries metadata or a condition (learned and mined
+    /// graphs, most curated ones): then an edge is just a target and a
+    /// weight, and cross-sell takes a shorter loop.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.meta.is_empty() && self.conditional.is_empty()
+    }
+
+    /// The targets and weights of the edges in `range`, for the plain loop.
+    #[inline]
+    pub(crate) fn edge_slices(&self, range: std::ops::Range<usize>) -> (&[ProductId], &[f32]) {
+        (&self.targets[range.clone()], &self.weights[range])
+    }
+
     /// Whether any edge carries a condition.
     #[inline]
     pub fn has_conditions(&self) -> bool {

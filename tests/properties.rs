@@ -369,6 +369,42 @@ proptest! {
         prop_assert_eq!(observed(engine.catalog(), &got), expected);
     }
 
+    /// Cross-sell's short loop for graphs without metadata or conditions
+    /// answers exactly as its general loop: the same shop with one extra
+    /// link that never fires (its segment is in no request) takes the
+    /// general loop for every line and must give the same suggestions,
+    /// scores and reasons.
+    #[test]
+    fn plain_graph_loop_matches_the_general_loop(s in arb_scenario()) {
+        let (a, b) = (&s.world.products[0].sku, &s.world.products[1].sku);
+        prop_assume!(!s.world.edges.iter().any(|e| &e.0 == a && &e.1 == b));
+        let plain = build_engine(&s.world, &s.upsell, DefaultScorer::default());
+        let catalog = plain.catalog().clone();
+        let (_, category_rules) = common::build_graph(&s.world, &catalog, None);
+        let graph = {
+            let mut g = cartwise::ComplementGraph::builder(&catalog);
+            for (f, t, w) in &s.world.edges {
+                g.add(f, t, *w).unwrap();
+            }
+            let never = cartwise::Link::new(a.as_str(), b.as_str(), 0.5).segment("no-request-has-this");
+            g.link(&never).unwrap();
+            g.build().unwrap()
+        };
+        let general = Engine::builder(catalog)
+            .strategy(cartwise::CrossSell::new(
+                std::sync::Arc::new(graph),
+                std::sync::Arc::new(category_rules),
+            ))
+            .strategy(cartwise::Upsell::new(s.upsell.clone()).unwrap())
+            .rules(s.world.rules.clone())
+            .build()
+            .unwrap();
+        let cart = cart_lines(plain.catalog(), &s.world, &s.cart);
+        let expected = plain.recommend(&cart, &s.request).unwrap();
+        let got = general.recommend(&cart, &s.request).unwrap();
+        prop_assert_eq!(got, expected);
+    }
+
     /// Same input, same output: twice through `recommend`, and through
     /// `recommend_with` with a scratch that served another cart before.
     #[test]

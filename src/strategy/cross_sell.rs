@@ -207,37 +207,45 @@ impl CrossSell {
         let conditional = graph.has_conditions();
         {
             let source = line.product;
-            for e in range.clone() {
-                if conditional {
-                    if let Some(c) = graph.condition(e) {
-                        if !c.holds(request.date, &request.segments) {
-                            continue;
+            if graph.is_plain() {
+                // No metadata, no conditions: every edge is plain evidence.
+                let (targets, weights) = graph.edge_slices(range.clone());
+                for (&t, &w) in targets.iter().zip(weights) {
+                    sink.add_plain_edge(t, source, w);
+                }
+            } else {
+                for e in range.clone() {
+                    if conditional {
+                        if let Some(c) = graph.condition(e) {
+                            if !c.holds(request.date, &request.segments) {
+                                continue;
+                            }
                         }
                     }
-                }
-                let t = graph.target(e);
-                let w = graph.edge_weight(e);
-                let meta = graph.meta(e);
-                if meta == EdgeMeta::default() {
-                    sink.add_cross_sell(t, source, w, Via::Edge);
-                    continue;
-                }
-                if catalog.relation(meta.relation).map(|r| r.kind) == Some(Kind::Upsell) {
-                    // A replacement link: an upgrade of this line, weighted as given.
-                    sink.add_upsell(t, line_index, source, w.min(1.0));
-                    continue;
-                }
-                let (quantity, top_up) = if meta.quantity > 0 {
-                    let needed = u32::from(meta.quantity).saturating_mul(line.quantity);
-                    let held = ctx.quantity_in_cart(t);
-                    if held >= needed {
-                        continue; // the cart already holds enough
+                    let t = graph.target(e);
+                    let w = graph.edge_weight(e);
+                    let meta = graph.meta(e);
+                    if meta == EdgeMeta::default() {
+                        sink.add_cross_sell(t, source, w, Via::Edge);
+                        continue;
                     }
-                    (needed - held, held > 0)
-                } else {
-                    (1, false)
-                };
-                sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
+                    if catalog.relation(meta.relation).map(|r| r.kind) == Some(Kind::Upsell) {
+                        // A replacement link: an upgrade of this line, weighted as given.
+                        sink.add_upsell(t, line_index, source, w.min(1.0));
+                        continue;
+                    }
+                    let (quantity, top_up) = if meta.quantity > 0 {
+                        let needed = u32::from(meta.quantity).saturating_mul(line.quantity);
+                        let held = ctx.quantity_in_cart(t);
+                        if held >= needed {
+                            continue; // the cart already holds enough
+                        }
+                        (needed - held, held > 0)
+                    } else {
+                        (1, false)
+                    };
+                    sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
+                }
             }
             let rules = &*self.rules;
             let rule_range = rules.rule_range(catalog.category(source));

@@ -446,6 +446,35 @@ impl Candidates {
         }
     }
 
+    /// [`add_cross_sell`](Self::add_cross_sell) of a plain curated edge
+    /// (no metadata: one unit, no top-up, not pinned), the per-edge step of
+    /// cross-sell's shortest loop. The same evidence as `add_edge` with the
+    /// defaults: a candidate's quantity starts at 1 and only a
+    /// quantity-aware edge raises it, so there is nothing to update here.
+    #[inline(always)]
+    pub(crate) fn add_plain_edge(&mut self, product: ProductId, source: ProductId, weight: f32) {
+        if !(weight >= 0.0 && weight.is_finite()) {
+            return;
+        }
+        let strategy = self.strategy;
+        let Some(c) = self.entry(product) else { return };
+        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
+        c.support = c.support.saturating_add(1);
+        let stronger = match c.best_complement {
+            Some(Evidence::Complement { weight: w, .. }) => weight > w,
+            _ => true,
+        };
+        if stronger {
+            c.best_complement = Some(Evidence::Complement {
+                source,
+                weight,
+                via: Via::Edge,
+                relation: RelationId::COMPLEMENT,
+                strategy,
+            });
+        }
+    }
+
     /// Adds upsell evidence: `product` upgrades cart line `line` (holding
     /// `replaces`) with fit `fit` in `[0, 1]`. The best fit is kept.
     #[inline]
