@@ -171,10 +171,17 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     /// always can).
     #[inline]
     fn available(&self, id: ProductId, quantity: u32) -> bool {
-        match self.stock(id) {
-            None => true,
-            Some(s) => s >= quantity.max(1),
-        }
+        self.stock_level(id) >= quantity.max(1)
+    }
+
+    /// Units a customer can buy now: the stock, or `u32::MAX` when stock
+    /// is not tracked. The serving path's form of [`stock`](Self::stock):
+    /// whether a product's stock is tracked is close to random per
+    /// candidate, so an implementation should answer without branching on
+    /// it (a mispredicted branch costs more than the read).
+    #[inline]
+    fn stock_level(&self, id: ProductId) -> u32 {
+        self.stock(id).unwrap_or(u32::MAX)
     }
 }
 
@@ -309,7 +316,9 @@ struct Hot {
     margin: f32,
     /// [`popularity_term_of`] the popularity.
     popularity_term: f32,
-    /// Units in stock; meaningful only with [`TRACKED`] in `flags`.
+    /// Units in stock, `u32::MAX` when untracked, so the serving path
+    /// reads the level without branching on [`TRACKED`] (which tells an
+    /// untracked product from one with `u32::MAX` units).
     stock: u32,
     category: CategoryId,
     /// [`NO_FAMILY`] when the product has no variant group.
@@ -326,9 +335,18 @@ impl Hot {
         (self.flags & TRACKED != 0).then_some(self.stock)
     }
 
+    /// The stock, or `u32::MAX` when untracked: stored that way, because
+    /// the compiler turns any computation from the flag
+    /// (`stock().unwrap_or(u32::MAX)`, masks) into a branch on it,
+    /// mispredicted for about one candidate in two.
+    #[inline]
+    fn stock_level(&self) -> u32 {
+        self.stock
+    }
+
     #[inline]
     fn set_stock(&mut self, stock: Option<u32>) {
-        self.stock = stock.unwrap_or(0);
+        self.stock = stock.unwrap_or(u32::MAX);
         self.flags = (self.flags & !TRACKED) | u32::from(stock.is_some());
     }
 }
@@ -702,6 +720,10 @@ impl Catalog for InMemoryCatalog {
     #[inline]
     fn stock(&self, id: ProductId) -> Option<u32> {
         self.hot[id.index()].stock()
+    }
+    #[inline]
+    fn stock_level(&self, id: ProductId) -> u32 {
+        self.hot[id.index()].stock_level()
     }
     #[inline]
     fn popularity(&self, id: ProductId) -> u32 {
@@ -1193,8 +1215,9 @@ mod tests {
     }
 
     /// The stored score terms equal the trait's default formulas, written
-    /// out here, before and after price and stock updates; stock round-trips
-    /// exactly, `u32::MAX` included.
+    /// out here, and the stored stock level the trait's default, before and
+    /// after price and stock updates; stock round-trips exactly, `u32::MAX`
+    /// included.
     #[test]
     fn hot_rows_match_the_formulas_through_updates() {
         let products = [
@@ -1229,6 +1252,13 @@ mod tests {
                     pop.to_bits(),
                     "popularity of {i}"
                 );
+                // The stored level equals the trait's default.
+                assert_eq!(
+                    c.stock_level(id),
+                    c.stock(id).unwrap_or(u32::MAX),
+                    "level of {i}"
+                );
+                assert_eq!(c.available(id, 1), c.stock(id).is_none_or(|s| s >= 1));
             }
         };
         check(&c);
@@ -1244,6 +1274,7 @@ mod tests {
             .unwrap();
         assert_eq!(c.stock(ProductId(3)), Some(0));
         assert_eq!(c.stock(ProductId(4)), None);
+        check(&c);
         let again = InMemoryCatalog::from_products(c.to_products()).unwrap();
         assert_eq!(again, c);
     }

@@ -964,10 +964,10 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                     }
                 }
             }
-            // Untracked stock caps nothing. Written without a match on the
-            // Option: tracked or not is close to random per candidate, and
-            // the mispredicted branch cost more than the select.
-            let available = catalog.stock(p).unwrap_or(u32::MAX);
+            // Untracked stock caps nothing. Read through `stock_level`:
+            // tracked or not is close to random per candidate, and a
+            // mispredicted branch costs more than the select.
+            let available = catalog.stock_level(p);
             if available == 0 {
                 continue;
             }

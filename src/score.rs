@@ -196,7 +196,7 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
             let depth = if w.low_stock == 0 {
                 1.0
             } else {
-                let s = cat.stock(c.product).unwrap_or(u32::MAX);
+                let s = cat.stock_level(c.product);
                 s.min(w.low_stock) as f32 / w.low_stock as f32
             };
             c.score = w.relevance * relevance
