@@ -210,9 +210,7 @@ impl CrossSell {
             if graph.is_plain() {
                 // No metadata, no conditions: every edge is plain evidence.
                 let (targets, weights) = graph.edge_slices(range.clone());
-                for (&t, &w) in targets.iter().zip(weights) {
-                    sink.add_plain_edge(t, source, w);
-                }
+                sink.add_plain_edges(source, targets, weights);
             } else {
                 for e in range.clone() {
                     if conditional {

@@ -238,6 +238,23 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// A candidate without evidence yet: one unit, score 0.
+    #[inline]
+    const fn new(product: ProductId) -> Self {
+        Candidate {
+            product,
+            cross_weight: 0.0,
+            upgrade_fit: 0.0,
+            support: 0,
+            best_complement: None,
+            upgrade: None,
+            quantity: 1,
+            top_up: false,
+            pinned: false,
+            score: 0.0,
+        }
+    }
+
     /// Upsell when there is upgrade evidence (an upgrade of a cart product
     /// is an upsell even when an edge also points at it), else cross-sell.
     #[inline]
@@ -262,6 +279,17 @@ impl Candidate {
             Evidence::Upgrade { replaces, .. } => Some(replaces),
         }
     }
+}
+
+/// Whether a strategy's weight can be pooled: finite and `>= 0`, `-0.0`
+/// included, as `w >= 0.0 && w.is_finite()`, on the bits: a non-negative
+/// finite float is below the bits of `+inf`, and `-0.0` is the one
+/// negative accepted. Written with float tests it compiled to about
+/// fifteen instructions, run once per edge; this is three.
+#[inline(always)]
+fn usable(w: f32) -> bool {
+    let bits = w.to_bits();
+    bits < f32::INFINITY.to_bits() || bits == (-0.0f32).to_bits()
 }
 
 /// An empty slot of the candidate table.
@@ -379,18 +407,7 @@ impl Candidates {
         }
         self.table[h] = (u64::from(product.0) << 32) | self.list.len() as u64;
         self.used.push(h as u32);
-        self.list.push(Candidate {
-            product,
-            cross_weight: 0.0,
-            upgrade_fit: 0.0,
-            support: 0,
-            best_complement: None,
-            upgrade: None,
-            quantity: 1,
-            top_up: false,
-            pinned: false,
-            score: 0.0,
-        });
+        self.list.push(Candidate::new(product));
         self.list.last_mut()
     }
 
@@ -418,7 +435,7 @@ impl Candidates {
         quantity: u32,
         top_up: bool,
     ) {
-        if !(weight >= 0.0 && weight.is_finite()) {
+        if !usable(weight) {
             return;
         }
         let strategy = self.strategy;
@@ -448,32 +465,77 @@ impl Candidates {
         }
     }
 
-    /// [`add_cross_sell`](Self::add_cross_sell) of a plain curated edge
-    /// (no metadata: one unit, no top-up, not pinned), the per-edge step of
-    /// cross-sell's shortest loop. The same evidence as `add_edge` with the
-    /// defaults: a candidate's quantity starts at 1 and only a
-    /// quantity-aware edge raises it, so there is nothing to update here.
-    #[inline(always)]
-    pub(crate) fn add_plain_edge(&mut self, product: ProductId, source: ProductId, weight: f32) {
-        if !(weight >= 0.0 && weight.is_finite()) {
+    /// [`add_cross_sell`](Self::add_cross_sell) of every plain curated
+    /// edge of `source` (no metadata: one unit, no top-up, not pinned):
+    /// cross-sell's shortest loop. The same evidence, in the same order, as
+    /// `add_edge` with the defaults; a candidate's quantity starts at 1 and
+    /// only a quantity-aware edge raises it, so there is nothing to update.
+    ///
+    /// The table is grown once up front for every target being new, so
+    /// the loop keeps the table, its mask and the list in registers instead
+    /// of reloading them per edge around a possible growth.
+    pub(crate) fn add_plain_edges(
+        &mut self,
+        source: ProductId,
+        targets: &[ProductId],
+        weights: &[f32],
+    ) {
+        let n = targets.len().min(weights.len());
+        if n == 0 {
             return;
         }
-        let strategy = self.strategy;
-        let Some(c) = self.entry(product) else { return };
-        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
-        c.support = c.support.saturating_add(1);
-        let stronger = match c.best_complement {
-            Some(Evidence::Complement { weight: w, .. }) => weight > w,
-            _ => true,
-        };
-        if stronger {
-            c.best_complement = Some(Evidence::Complement {
-                source,
-                weight,
-                via: Via::Edge,
-                relation: RelationId::COMPLEMENT,
-                strategy,
-            });
+        while (self.list.len() + n) * 2 > self.table.len() {
+            self.grow();
+        }
+        self.list.reserve(n);
+        self.used.reserve(n);
+        let Candidates {
+            table,
+            used,
+            list,
+            products,
+            strategy,
+        } = self;
+        let (products, strategy) = (*products, *strategy);
+        let mask = table.len() - 1;
+        let shift = 64 - table.len().trailing_zeros();
+        for (&product, &weight) in targets.iter().zip(weights) {
+            if !usable(weight) || product.index() >= products {
+                continue;
+            }
+            let mut h =
+                (u64::from(product.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            let index = loop {
+                let e = table[h & mask];
+                if e == EMPTY {
+                    table[h & mask] = (u64::from(product.0) << 32) | list.len() as u64;
+                    used.push((h & mask) as u32);
+                    list.push(Candidate::new(product));
+                    break list.len() - 1;
+                }
+                if (e >> 32) as u32 == product.0 {
+                    break (e & 0xFFFF_FFFF) as usize;
+                }
+                h += 1;
+            };
+            let Some(c) = list.get_mut(index) else {
+                continue;
+            };
+            c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
+            c.support = c.support.saturating_add(1);
+            let stronger = match c.best_complement {
+                Some(Evidence::Complement { weight: w, .. }) => weight > w,
+                _ => true,
+            };
+            if stronger {
+                c.best_complement = Some(Evidence::Complement {
+                    source,
+                    weight,
+                    via: Via::Edge,
+                    relation: RelationId::COMPLEMENT,
+                    strategy,
+                });
+            }
         }
     }
 
@@ -481,7 +543,7 @@ impl Candidates {
     /// `replaces`) with fit `fit` in `[0, 1]`. The best fit is kept.
     #[inline]
     pub fn add_upsell(&mut self, product: ProductId, line: usize, replaces: ProductId, fit: f32) {
-        if !(fit >= 0.0 && fit.is_finite()) {
+        if !usable(fit) {
             return;
         }
         let fit = fit.min(1.0);
@@ -502,7 +564,7 @@ impl Candidates {
     /// `source` its strongest cart product, `signals` the number of pieces
     /// of evidence. Non-finite or negative scores are ignored.
     pub fn add_learned(&mut self, product: ProductId, source: ProductId, score: f32, signals: u16) {
-        if !(score >= 0.0 && score.is_finite()) {
+        if !usable(score) {
             return;
         }
         let strategy = self.strategy;
@@ -548,7 +610,42 @@ impl Candidates {
 
 #[cfg(test)]
 mod tests {
-    use super::{Candidates, Via};
+    use super::{usable, Candidates, Via};
+
+    /// The bit test accepts exactly what `w >= 0.0 && w.is_finite()` does.
+    #[test]
+    fn usable_weights_are_the_finite_non_negative_ones() {
+        let specials = [
+            0.0f32,
+            -0.0,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            f32::from_bits(0x8000_0001),
+            1.0,
+            -1.0,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7F80_0001),
+        ];
+        for w in specials {
+            assert_eq!(
+                usable(w),
+                w >= 0.0 && w.is_finite(),
+                "{w:?} ({:#x})",
+                w.to_bits()
+            );
+        }
+        // And every 2^-16th of the bit patterns, both signs.
+        for hi in 0u32..=0xFFFF {
+            let w = f32::from_bits(hi << 16 | hi);
+            assert_eq!(usable(w), w >= 0.0 && w.is_finite(), "{:#x}", w.to_bits());
+        }
+    }
     use crate::id::ProductId;
     use proptest::prelude::*;
 
@@ -562,13 +659,25 @@ mod tests {
                 proptest::collection::vec((0u32..3000, 0u32..4), 0..1500),
                 1..4,
             ),
+            plain_chunk in 0usize..40,
         ) {
             let mut sink = Candidates::new();
             for adds in &calls {
                 sink.reset(2500);
                 let mut reference: Vec<(u32, f32, u16)> = Vec::new();
+                // Either one edge at a time, or as plain edge lists of
+                // `plain_chunk` edges (a cart line's edges).
+                if plain_chunk > 0 {
+                    for chunk in adds.chunks(plain_chunk) {
+                        let targets: Vec<ProductId> = chunk.iter().map(|a| ProductId(a.0)).collect();
+                        let weights: Vec<f32> = chunk.iter().map(|a| a.1 as f32).collect();
+                        sink.add_plain_edges(ProductId(0), &targets, &weights);
+                    }
+                }
                 for &(p, w) in adds {
-                    sink.add_cross_sell(ProductId(p), ProductId(0), w as f32, Via::Custom);
+                    if plain_chunk == 0 {
+                        sink.add_cross_sell(ProductId(p), ProductId(0), w as f32, Via::Custom);
+                    }
                     if p >= 2500 {
                         continue;
                     }
