@@ -894,6 +894,13 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         };
 
         candidates.reset(n);
+        // Every strategy's first cache misses start now, so the later
+        // strategies' overlap the earlier strategies' work.
+        for s in &self.strategies {
+            if s.serves(request.kinds) {
+                s.prefetch(&ctx);
+            }
+        }
         for (i, s) in self.strategies.iter().enumerate() {
             if s.serves(request.kinds) {
                 candidates.set_strategy(i);

@@ -883,3 +883,68 @@ fn demo_catalog_round_trips_through_json() {
         text
     );
 }
+
+/// A strategy that records when the engine calls it.
+#[derive(Debug)]
+struct Recording {
+    name: &'static str,
+    kind: Kind,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Strategy<InMemoryCatalog> for Recording {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn prefetch(&self, ctx: &Context<'_, InMemoryCatalog>) {
+        let lines = ctx.cart.len();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("prefetch {} ({lines} lines)", self.name));
+    }
+    fn candidates(&self, _ctx: &Context<'_, InMemoryCatalog>, _sink: &mut Candidates) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("candidates {}", self.name));
+    }
+}
+
+/// The engine calls `prefetch` of every strategy it runs, with the merged
+/// cart, before any `candidates`; a strategy that does not serve the
+/// requested kinds gets neither call.
+#[test]
+fn prefetch_runs_for_every_served_strategy_before_any_candidates() {
+    let catalog = InMemoryCatalog::from_products(accessories()).unwrap();
+    let sku = catalog.sku(cartwise::ProductId(0)).to_owned();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let strategy = |name, kind| Recording {
+        name,
+        kind,
+        log: Arc::clone(&log),
+    };
+    let engine = Engine::builder(catalog)
+        .strategy(strategy("a", Kind::CrossSell))
+        .strategy(strategy("up", Kind::Upsell))
+        .strategy(strategy("b", Kind::CrossSell))
+        .build()
+        .unwrap();
+    let cart =
+        InlineCart::from_skus(engine.catalog(), [(sku.as_str(), 1), (sku.as_str(), 2)]).unwrap();
+    engine
+        .recommend(&cart, &Request::new().kinds(Kinds::CrossSell))
+        .unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "prefetch a (1 lines)",
+            "prefetch b (1 lines)",
+            "candidates a",
+            "candidates b"
+        ]
+    );
+}

@@ -6,7 +6,7 @@ use super::{Candidates, Context, Kind, Strategy, Via};
 use crate::cart::CartLine;
 use crate::catalog::Catalog;
 use crate::graph::{CategoryRules, ComplementGraph, EdgeMeta};
-use crate::id::ProductId;
+use crate::id::{CategoryId, ProductId};
 
 /// How many products one category rule contributes by default: the most
 /// popular available products of the target category.
@@ -135,8 +135,8 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
             // rows in cache.
             let mut touched = 0u32;
             for &(a, b) in &ranges[..lines.len()] {
-                for e in a..b {
-                    touched ^= ctx.catalog.category(self.graph.target(e)).0;
+                for &t in self.graph.edge_slices(a..b).0 {
+                    touched ^= ctx.catalog.category(t).0;
                 }
             }
             std::hint::black_box(touched);
@@ -163,28 +163,34 @@ impl CrossSell {
         source: ProductId,
         edges: std::ops::Range<usize>,
     ) -> u64 {
-        let (graph, rules, catalog) = (&*self.graph, &*self.rules, ctx.catalog);
-        let rule_range = rules.rule_range(catalog.category(source));
-        if rule_range.is_empty() {
+        let (graph, catalog) = (&*self.graph, ctx.catalog);
+        let (rule_targets, _) = self.rules.targets(catalog.category(source));
+        if rule_targets.is_empty() {
             return 0;
         }
-        let conditional = graph.has_conditions();
-        let masked = rule_range.start..rule_range.end.min(rule_range.start + 64);
+        let masked = &rule_targets[..rule_targets.len().min(64)];
         let mut mask = 0u64;
-        for e in edges {
-            if conditional
-                && !graph
+        // Branch-free: whether an edge links into a rule's category is as
+        // good as random, and a mispredicted branch per edge and rule cost
+        // more than the comparison.
+        let mut link = |category: CategoryId| {
+            for (i, &r) in masked.iter().enumerate() {
+                mask |= u64::from(r == category) << i;
+            }
+        };
+        if graph.has_conditions() {
+            for e in edges {
+                if graph
                     .condition(e)
                     .is_none_or(|c| c.holds(ctx.request.date, &ctx.request.segments))
-            {
-                continue;
+                {
+                    link(catalog.category(graph.target(e)));
+                }
             }
-            let category = catalog.category(graph.target(e));
-            // Branch-free: whether an edge links into a rule's category is
-            // as good as random, and a mispredicted branch per edge and
-            // rule cost more than the comparison.
-            for r in masked.clone() {
-                mask |= u64::from(rules.rule(r).0 == category) << (r - rule_range.start);
+        } else {
+            // Over the slice: no bounds check per edge.
+            for &t in graph.edge_slices(edges).0 {
+                link(catalog.category(t));
             }
         }
         mask
