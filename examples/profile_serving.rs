@@ -20,12 +20,17 @@
 //!
 //! Environment: `LINES` (1, 5 or 20: only that size), `COLD_ONLY`,
 //! `CACHED_ONLY`; `TOUCH` times only the memory reads a call cannot avoid
-//! (every edge target's catalog row), for comparison.
+//! (every edge target's catalog row), for comparison; `PHASES` times, per
+//! cart size, engines over the same catalog with no strategy's work, only
+//! upsell, only cross-sell, and both, passes interleaved in this one
+//! process, to show what each part of a call costs cold and cached.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use cartwise::{CartLine, Engine, Kinds, Request, Scratch};
+use cartwise::{
+    Candidates, CartLine, Context, Engine, InMemoryCatalog, Kind, Kinds, Request, Scratch, Strategy,
+};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -87,6 +92,81 @@ fn touch(w: &common::Workload, engine: &Engine, passes: usize) {
     }
 }
 
+/// A strategy that proposes nothing: an engine with only this one costs
+/// the fixed part of a call (cart checks, exclusions, an empty answer).
+#[derive(Debug)]
+struct Nothing;
+
+impl Strategy<InMemoryCatalog> for Nothing {
+    fn name(&self) -> &str {
+        "nothing"
+    }
+    fn kind(&self) -> Kind {
+        Kind::CrossSell
+    }
+    fn candidates(&self, _ctx: &Context<'_, InMemoryCatalog>, _sink: &mut Candidates) {}
+}
+
+/// `PHASES=1`: the standard engine against engines over the same catalog
+/// with fewer strategies; each round runs every engine once, cold then
+/// cached, so drift on a shared machine hits all of them alike.
+fn phases(w: &common::Workload, engine: &Engine, passes: usize, only: Option<usize>) {
+    let catalog = engine.catalog_arc();
+    let with = |strategies: &[usize]| {
+        let mut b = Engine::builder(std::sync::Arc::clone(catalog));
+        for &i in strategies {
+            b = b.shared_strategy(std::sync::Arc::clone(&engine.strategies()[i]));
+        }
+        if strategies.is_empty() {
+            b = b.strategy(Nothing);
+        }
+        b.build().expect("the bench engine's parts build")
+    };
+    let variants = [
+        ("nothing", with(&[])),
+        ("upsell only", with(&[1])),
+        ("cross-sell only", with(&[0])),
+        ("both (standard)", with(&[0, 1])),
+    ];
+    let req = Request::new().limit(10).kinds(Kinds::Both);
+    for lines in [1usize, 5, 20] {
+        if only.is_some_and(|l| l != lines) {
+            continue;
+        }
+        let carts = w.carts(lines, 4096);
+        let few = &carts[..8];
+        let mut scratch: Vec<Scratch> = variants.iter().map(|_| Scratch::new()).collect();
+        let mut cold = vec![Vec::new(); variants.len()];
+        let mut cached = vec![Vec::new(); variants.len()];
+        for (k, (_, e)) in variants.iter().enumerate() {
+            pass(e, &carts, &req, &mut scratch[k]);
+        }
+        for _ in 0..passes {
+            for (k, (_, e)) in variants.iter().enumerate() {
+                cold[k].extend(median_micros(1, carts.len(), || {
+                    black_box(pass(e, &carts, &req, &mut scratch[k]));
+                }));
+                cached[k].extend(median_micros(1, few.len() * 512, || {
+                    for _ in 0..512 {
+                        black_box(pass(e, few, &req, &mut scratch[k]));
+                    }
+                }));
+            }
+        }
+        for (k, (name, _)) in variants.iter().enumerate() {
+            let median = |t: &mut Vec<f64>| {
+                t.sort_by(f64::total_cmp);
+                t[t.len() / 2]
+            };
+            println!(
+                "lines {lines:2}, {name:15}: cold {:.3} us, cached {:.3} us",
+                median(&mut cold[k]),
+                median(&mut cached[k])
+            );
+        }
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>());
     let n = args.next().and_then(Result::ok).unwrap_or(1_000_000);
@@ -105,6 +185,10 @@ fn main() {
     );
     if std::env::var_os("TOUCH").is_some() {
         touch(&w, &engine, passes);
+        return;
+    }
+    if std::env::var_os("PHASES").is_some() {
+        phases(&w, &engine, passes, only);
         return;
     }
     let req = Request::new().limit(10).kinds(Kinds::Both);
