@@ -162,17 +162,6 @@ pub fn saturate(w: f32) -> f32 {
     }
 }
 
-/// `x as f64`, in one instruction for the prices that occur: x86-64
-/// converts signed integers directly, while an unsigned 64-bit conversion
-/// takes a dozen instructions. Exactly the same value.
-#[inline]
-fn to_f64(x: u64) -> f64 {
-    match i64::try_from(x) {
-        Ok(signed) => signed as f64,
-        Err(_) => x as f64,
-    }
-}
-
 impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
     fn name(&self) -> &str {
         "default"
@@ -193,7 +182,7 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
                     let fit = if anchor == 0 {
                         0.5
                     } else {
-                        let ratio = to_f64(price) / to_f64(anchor);
+                        let ratio = price as f64 / anchor as f64;
                         (1.0 - (ratio - 0.3) / 1.2).clamp(0.0, 1.0) as f32
                     };
                     (saturate(c.cross_weight), fit)
