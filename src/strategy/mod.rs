@@ -306,6 +306,39 @@ fn usable(w: f32) -> bool {
     bits < f32::INFINITY.to_bits() || bits == (-0.0f32).to_bits()
 }
 
+/// Pools one piece of complement evidence into `c`: its weight is added
+/// to the sum, `signals` to the support, and it becomes the candidate's
+/// strongest complement if it outweighs the one so far (the first wins a
+/// tie). The sum saturates: each weight may be as large as `f32::MAX`, and
+/// an infinite sum would leave the scorer a non-finite relevance, which
+/// the engine ranks last.
+#[inline(always)]
+fn pool_complement(
+    c: &mut Candidate,
+    source: ProductId,
+    weight: f32,
+    signals: u16,
+    via: Via,
+    relation: RelationId,
+    strategy: u16,
+) {
+    c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
+    c.support = c.support.saturating_add(signals);
+    let stronger = match c.best_complement {
+        Some(Evidence::Complement { weight: w, .. }) => weight > w,
+        _ => true,
+    };
+    if stronger {
+        c.best_complement = Some(Evidence::Complement {
+            source,
+            weight,
+            via,
+            relation,
+            strategy,
+        });
+    }
+}
+
 /// An empty slot of the candidate table.
 const EMPTY: u64 = u64::MAX;
 
@@ -454,28 +487,11 @@ impl Candidates {
         }
         let strategy = self.strategy;
         let Some(c) = self.entry(product) else { return };
-        // Saturate: each weight may be as large as f32::MAX, and an
-        // infinite sum would leave the scorer a non-finite relevance, which
-        // the engine ranks last.
-        c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
-        c.support = c.support.saturating_add(1);
+        pool_complement(c, source, weight, 1, via, meta.relation, strategy);
         c.pinned |= meta.pinned;
         if c.support == 1 || quantity > c.quantity {
             c.quantity = quantity.max(1);
             c.top_up = top_up;
-        }
-        let stronger = match c.best_complement {
-            Some(Evidence::Complement { weight: w, .. }) => weight > w,
-            _ => true,
-        };
-        if stronger {
-            c.best_complement = Some(Evidence::Complement {
-                source,
-                weight,
-                via,
-                relation: meta.relation,
-                strategy,
-            });
         }
     }
 
@@ -532,23 +548,16 @@ impl Candidates {
                 }
                 h += 1;
             };
-            let Some(c) = list.get_mut(index) else {
-                continue;
-            };
-            c.cross_weight = (c.cross_weight + weight).min(f32::MAX);
-            c.support = c.support.saturating_add(1);
-            let stronger = match c.best_complement {
-                Some(Evidence::Complement { weight: w, .. }) => weight > w,
-                _ => true,
-            };
-            if stronger {
-                c.best_complement = Some(Evidence::Complement {
+            if let Some(c) = list.get_mut(index) {
+                pool_complement(
+                    c,
                     source,
                     weight,
-                    via: Via::Edge,
-                    relation: RelationId::COMPLEMENT,
+                    1,
+                    Via::Edge,
+                    RelationId::COMPLEMENT,
                     strategy,
-                });
+                );
             }
         }
     }
@@ -583,21 +592,15 @@ impl Candidates {
         }
         let strategy = self.strategy;
         let Some(c) = self.entry(product) else { return };
-        c.cross_weight = (c.cross_weight + score).min(f32::MAX);
-        c.support = c.support.saturating_add(signals);
-        let stronger = match c.best_complement {
-            Some(Evidence::Complement { weight: w, .. }) => score > w,
-            _ => true,
-        };
-        if stronger {
-            c.best_complement = Some(Evidence::Complement {
-                source,
-                weight: score,
-                via: Via::Learned,
-                relation: RelationId::COMPLEMENT,
-                strategy,
-            });
-        }
+        pool_complement(
+            c,
+            source,
+            score,
+            signals,
+            Via::Learned,
+            RelationId::COMPLEMENT,
+            strategy,
+        );
     }
 
     /// Whether `product` is already a candidate.
