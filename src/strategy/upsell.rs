@@ -130,8 +130,8 @@ impl<C: Catalog + ?Sized> Strategy<C> for Upsell {
     /// million products these are two dependent misses per line; started
     /// here they overlap cross-sell's work (1 / 5 / 20-line calls 3-7%
     /// faster). The members' own tiers and prices are left to
-    /// `candidates`: reading them here too, a third dependent miss, made
-    /// the call slower again.
+    /// `candidates`: reading them here too, a third dependent miss, gained
+    /// only 2%, as the waiting load held back the work behind it.
     fn prefetch(&self, ctx: &Context<'_, C>) {
         let catalog = ctx.catalog;
         let mut touched = 0u32;
