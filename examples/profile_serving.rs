@@ -20,7 +20,8 @@
 //!
 //! Environment: `LINES` (1, 5 or 20: only that size), `COLD_ONLY`,
 //! `CACHED_ONLY`; `TOUCH` times only the memory reads a call cannot avoid
-//! (every edge target's catalog row), for comparison; `PHASES` times, per
+//! (every edge target's catalog row), free-running and chained cart after
+//! cart, for comparison; `PHASES` times, per
 //! cart size, engines over the same catalog with no strategy's work, only
 //! upsell, only cross-sell, and both, passes interleaved in this one
 //! process, to show what each part of a call costs cold and cached.
@@ -68,9 +69,10 @@ fn median_micros(passes: usize, calls: usize, mut run: impl FnMut()) -> Option<f
 }
 
 /// The memory floor of a call: per cart, read the category of every
-/// target of every line's edges, in a bare loop (`TOUCH=1`). The loop
-/// carries no dependency from one cart to the next, so misses overlap as
-/// much as the processor allows.
+/// target of every line's edges, in a bare loop (`TOUCH=1`). The first
+/// loop carries no dependency from one cart to the next, so misses overlap
+/// across carts as much as the processor allows; the second ("chained")
+/// starts each cart only when the previous cart's reads are done.
 fn touch(w: &common::Workload, engine: &Engine, passes: usize) {
     use cartwise::Catalog;
     let graph = w.graph();
@@ -88,7 +90,27 @@ fn touch(w: &common::Workload, engine: &Engine, passes: usize) {
             }
             black_box(acc);
         });
-        println!("lines {lines:2}: touch {:.3} us", t.unwrap_or(f64::NAN));
+        // The same reads, but each cart's first read waits for the previous
+        // cart's last: `acc` feeds the address of the cart's first line
+        // (`acc >> 63` is 0, which the compiler cannot know), as one call
+        // follows another. The latency floor of a call, not its throughput.
+        let chained = median_micros(passes, carts.len(), || {
+            let mut acc = 0u64;
+            for cart in &carts {
+                let start = (acc >> 63) as usize;
+                for line in &cart[start..] {
+                    for e in graph.edge_range(line.product) {
+                        acc = acc.wrapping_add(u64::from(catalog.category(graph.target(e)).0));
+                    }
+                }
+            }
+            black_box(acc);
+        });
+        println!(
+            "lines {lines:2}: touch {:.3} us, chained {:.3} us",
+            t.unwrap_or(f64::NAN),
+            chained.unwrap_or(f64::NAN)
+        );
     }
 }
 
