@@ -27,8 +27,11 @@
 //!   count + LAMBDA2 (AGG `mean`: the cart adds the mean over its pairs) or
 //!   by the sum over those orders of their number of such pairs + LAMBDA2
 //!   (AGG `mm`, a majorize-minimize step from zero: the cart adds the sum);
-//!   TOP corrections by magnitude kept per pair. Memory O(pairs x items):
-//!   small catalogs only;
+//!   AGG `sum`: the pair's count + LAMBDA2, and the cart adds the sum (a
+//!   plain one-step ridge fit per pair, which over-corrects);
+//!   TOP corrections by magnitude kept per pair; `pairs:...:AGG:neg` (or
+//!   `:pos`) keeps only the negative (positive) ones. Memory O(pairs x
+//!   items): small catalogs only;
 //! * `rules:conf:BETA`: the miner's two-item-antecedent rules ({A,B} -> C,
 //!   default thresholds) add BETA x confidence, summed over the cart's
 //!   pairs; `rules:excess:BETA`: BETA x the rule's confidence above the
@@ -59,6 +62,8 @@ enum Variant {
         min_count: u32,
         top: usize,
         mm: bool,
+        mean: bool,
+        sign: i8,
     },
     Rules {
         excess: bool,
@@ -85,6 +90,12 @@ fn parse(spec: &str) -> Variant {
             min_count: num(2) as u32,
             top: num(3) as usize,
             mm: p.get(4) == Some(&"mm"),
+            mean: p.get(4) == Some(&"mean"),
+            sign: match p.get(5) {
+                Some(&"neg") => -1,
+                Some(&"pos") => 1,
+                _ => 0,
+            },
         },
         "rules" => Variant::Rules {
             excess: p.get(1) == Some(&"excess"),
@@ -166,7 +177,7 @@ fn pair_residuals(
     model: &LearnedModel,
     prior: &[f32],
     tie: &[u32],
-    (lambda2, min_count, top, mm): (f32, u32, usize, bool),
+    (lambda2, min_count, top, mm, sign): (f32, u32, usize, bool, i8),
 ) -> PairTable {
     let n = model.n_items();
     let mut count: HashMap<(u32, u32), u32> = HashMap::new();
@@ -217,6 +228,7 @@ fn pair_residuals(
                 .enumerate()
                 .filter(|&(c, _)| c as u32 != a && c as u32 != b && tie[c] != u32::MAX)
                 .map(|(c, &x)| (c as u32, x / d))
+                .filter(|&(_, x)| sign == 0 || (x > 0.0) == (sign > 0))
                 .collect();
             list.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
             list.truncate(top);
@@ -358,9 +370,17 @@ fn main() {
                 min_count,
                 top,
                 mm,
+                mean,
+                sign,
             } => {
-                table = pair_residuals(train, &model, &prior, &tie, (lambda2, min_count, top, mm));
-                mean_over_pairs = !mm;
+                table = pair_residuals(
+                    train,
+                    &model,
+                    &prior,
+                    &tie,
+                    (lambda2, min_count, top, mm, sign),
+                );
+                mean_over_pairs = mean;
             }
             Variant::Rules { excess, beta: b } => {
                 table = itemset_rules(&log, train, excess);
