@@ -74,8 +74,7 @@ fn parse_args() -> Result<Args, String> {
 
 /// Parses `key=value,...` into a learned configuration, starting from the
 /// default. Keys: lambda (absolute ridge penalty), rho (per-count penalty),
-/// k (neighbours), m (edges per item), prior, cartexp (the prior's cart-size
-/// exponent, `prior_cart_exponent`), minpair, dense (max items for
+/// k (neighbours), m (edges per item), prior, minpair, dense (max items for
 /// the dense solver), local (always local), sqrt / count (neighbour rank),
 /// positive (keep positive weights only), threads.
 fn parse_config(spec: &str) -> Result<LearnConfig, String> {
@@ -92,7 +91,6 @@ fn parse_config(spec: &str) -> Result<LearnConfig, String> {
             "k" => c.neighbours = num()? as usize,
             "m" => c.max_edges = num()? as usize,
             "prior" => c.prior = num()?,
-            "cartexp" => c.prior_cart_exponent = num()?,
             "minpair" => c.min_pair_count = num()? as u32,
             "dense" => c.dense_max_items = num()? as usize,
             "local" => c.solver = Solver::Local,

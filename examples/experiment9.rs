@@ -9,6 +9,8 @@
 //!
 //! Variants (the default model's edges and prior unless said otherwise):
 //! * `base`: the default (reproduces the `learned` row exactly);
+//! * `cartexp:A`: the prior of a cart of `s` known items (at least 1) is
+//!   scaled by `s^A`;
 //! * `sizeprior:S`: the prior of a cart of `s` known items is the share of
 //!   training orders with at least `s + 1` items containing the candidate
 //!   (`s` capped at S), times the default weight 0.2;
@@ -52,6 +54,7 @@ use cartwise::{Miner, OrderLog, OrdersView};
 #[derive(Clone, Copy, Debug)]
 enum Variant {
     Base,
+    CartExp(f64),
     SizePrior(usize),
     Intercept,
     LsPrior,
@@ -80,6 +83,7 @@ fn parse(spec: &str) -> Variant {
     };
     match p[0] {
         "base" => Variant::Base,
+        "cartexp" => Variant::CartExp(num(1)),
         "sizeprior" => Variant::SizePrior(num(1) as usize),
         "intercept" => Variant::Intercept,
         "lsprior" => Variant::LsPrior,
@@ -321,7 +325,7 @@ fn main() {
         let (mut mean_over_pairs, mut max_over_pairs, mut beta) = (false, false, 1.0f32);
         let start = std::time::Instant::now();
         match v {
-            Variant::Base => {}
+            Variant::Base | Variant::CartExp(_) => {}
             Variant::SizePrior(cap) => {
                 size_priors = (0..=cap)
                     .map(|s| {
@@ -397,7 +401,12 @@ fn main() {
                 .copied()
                 .filter(|&i| (i as usize) < n && tie[i as usize] != u32::MAX)
                 .collect();
-            if size_priors.is_empty() {
+            if let Variant::CartExp(a) = v {
+                let f = (known.len().max(1) as f64).powf(a) as f32;
+                for (s, &p) in score.iter_mut().zip(&my_prior) {
+                    *s = p * f;
+                }
+            } else if size_priors.is_empty() {
                 score.copy_from_slice(&my_prior);
             } else {
                 score.copy_from_slice(&size_priors[known.len().clamp(1, size_priors.len() - 1)]);

@@ -157,16 +157,6 @@ pub struct LearnConfig {
     /// Weight of the popularity prior, in units of "share of multi-item
     /// orders". Default 0.2. Finite, >= 0.
     pub prior: f64,
-    /// Cart-size exponent `a` of the prior: a cart of `s` items known to
-    /// the model scores `prior * s^a * pop(j)` plus its summed edges (an
-    /// empty cart counts as 1). Default 0 (the prior does not depend on the
-    /// cart). Measured as experiment 9 of EVALUATION.md: `a = 0.5` or `1`
-    /// (the prior grows with the cart like the summed edges do) lowered
-    /// HR@10 and MRR@10 on every shared dataset but completejourney_sample
-    /// (unchanged). Finite, in `[-4, 4]`.
-    /// [`LearnedModel::to_learned_graph`] accepts only 0: the
-    /// [`Learned`](crate::Learned) strategy applies the prior unscaled.
-    pub prior_cart_exponent: f64,
     /// Regressors per target for the local solver (K). Default 48; cost
     /// grows as K^3 per target. 1..=[`MAX_NEIGHBOURS`].
     pub neighbours: usize,
@@ -197,7 +187,6 @@ impl Default for LearnConfig {
             lambda: 50.0,
             rho: 0.1,
             prior: 0.2,
-            prior_cart_exponent: 0.0,
             neighbours: 48,
             max_edges: 256,
             min_pair_count: 2,
@@ -239,13 +228,6 @@ impl LearnConfig {
         }
         if !(self.prior.is_finite() && self.prior >= 0.0) {
             return bad("prior", self.prior.to_string(), "must be finite and >= 0");
-        }
-        if !(self.prior_cart_exponent.is_finite() && self.prior_cart_exponent.abs() <= 4.0) {
-            return bad(
-                "prior_cart_exponent",
-                self.prior_cart_exponent.to_string(),
-                "must be finite and in [-4, 4]",
-            );
         }
         if self.neighbours == 0 || self.neighbours > MAX_NEIGHBOURS {
             return bad(
@@ -297,8 +279,6 @@ pub struct LearnedModel {
     dense: Vec<f32>,
     /// `prior` in `popular` order when `dense` is kept; empty otherwise.
     rank_prior: Vec<f32>,
-    /// [`LearnConfig::prior_cart_exponent`].
-    prior_cart_exponent: f64,
 }
 
 /// The edges are also kept as dense rows when `n_items^2 <=
@@ -405,7 +385,6 @@ impl LearnedModel {
             skus,
             dense,
             rank_prior,
-            prior_cart_exponent: config.prior_cart_exponent,
         })
     }
 
@@ -495,10 +474,6 @@ impl LearnedModel {
                 *m = tag;
             }
         }
-        if self.prior_cart_exponent != 0.0 {
-            self.recommend_scaled(s, cart, k, tag, out);
-            return;
-        }
         let n = self.n_items();
         let edges: usize = cart
             .iter()
@@ -506,71 +481,23 @@ impl LearnedModel {
             .map(|&i| (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize)
             .sum();
         if !self.dense.is_empty() {
-            self.recommend_dense_rows::<false>(s, cart, k, 1.0, out);
+            self.recommend_dense_rows(s, cart, k, out);
         } else if edges * DENSE_SCORING_RATIO >= n {
-            self.recommend_dense::<false>(s, cart, k, tag, 1.0, out);
+            self.recommend_dense(s, cart, k, tag, out);
         } else {
-            self.recommend_sparse::<false>(s, cart, k, tag, 1.0, out);
+            self.recommend_sparse(s, cart, k, tag, out);
         }
-    }
-
-    /// [`recommend_into`](Self::recommend_into) with a cart-size factor on
-    /// the prior ([`LearnConfig::prior_cart_exponent`] not 0): the same
-    /// paths, compiled with the multiply, kept out of the default's way.
-    #[inline(never)]
-    fn recommend_scaled(
-        &self,
-        s: &mut Scratch,
-        cart: &[u32],
-        k: usize,
-        tag: u32,
-        out: &mut Vec<u32>,
-    ) {
-        let n = self.n_items();
-        let f = self.prior_factor(cart);
-        let edges: usize = cart
-            .iter()
-            .filter(|&&i| (i as usize) < n)
-            .map(|&i| (self.offsets[i as usize + 1] - self.offsets[i as usize]) as usize)
-            .sum();
-        if !self.dense.is_empty() {
-            self.recommend_dense_rows::<true>(s, cart, k, f, out);
-        } else if edges * DENSE_SCORING_RATIO >= n {
-            self.recommend_dense::<true>(s, cart, k, tag, f, out);
-        } else {
-            self.recommend_sparse::<true>(s, cart, k, tag, f, out);
-        }
-    }
-
-    /// The factor `s^a` of the prior for `cart`
-    /// ([`LearnConfig::prior_cart_exponent`]): `s` counts the cart items
-    /// seen in training, at least 1. Exactly 1 when `a = 0`, so the
-    /// default's scores are untouched.
-    fn prior_factor(&self, cart: &[u32]) -> f32 {
-        if self.prior_cart_exponent == 0.0 {
-            return 1.0;
-        }
-        let known = cart
-            .iter()
-            .filter(|&&i| {
-                self.tie_rank
-                    .get(i as usize)
-                    .is_some_and(|&r| r != u32::MAX)
-            })
-            .count();
-        (known.max(1) as f64).powf(self.prior_cart_exponent) as f32
     }
 
     /// The sparse path of [`recommend_into`](Self::recommend_into): scores
     /// only the items the cart's edges touch, plus the k most popular
     /// untouched ones.
-    fn recommend_sparse<const SCALED: bool>(
+    fn recommend_sparse(
         &self,
         s: &mut Scratch,
         cart: &[u32],
         k: usize,
         tag: u32,
-        f: f32,
         out: &mut Vec<u32>,
     ) {
         for &i in cart {
@@ -582,7 +509,7 @@ impl LearnedModel {
                 let ju = j as usize;
                 if s.seen[ju] != tag {
                     s.seen[ju] = tag;
-                    s.score[ju] = scaled::<SCALED>(self.prior[ju], f);
+                    s.score[ju] = self.prior[ju];
                     s.touched.push(j);
                 }
                 s.score[ju] += wj;
@@ -599,9 +526,9 @@ impl LearnedModel {
             }
         }
         s.touched.clear();
-        // Untouched items score their prior alone (times the cart's
-        // factor), which never increases along `popular`: the first k of
-        // them not in the cart are the only ones that can make the list.
+        // Untouched items score their prior alone, which never increases
+        // along `popular`: the first k of them not in the cart are the only
+        // ones that can make the list.
         let mut added = 0;
         for &j in &self.popular {
             if added == k {
@@ -609,7 +536,7 @@ impl LearnedModel {
             }
             if s.seen[j as usize] != tag && s.cart[j as usize] != tag {
                 s.cands.push(Cand {
-                    score: scaled::<SCALED>(self.prior[j as usize], f),
+                    score: self.prior[j as usize],
                     rank: self.tie_rank[j as usize],
                     item: j,
                 });
@@ -632,17 +559,16 @@ impl LearnedModel {
     /// pass over the popularity list keeps the k best in a small sorted
     /// buffer. Same scores (same additions in the same order) and same tie
     /// rule as the sparse path, so the same list.
-    fn recommend_dense<const SCALED: bool>(
+    fn recommend_dense(
         &self,
         s: &mut Scratch,
         cart: &[u32],
         k: usize,
         tag: u32,
-        f: f32,
         out: &mut Vec<u32>,
     ) {
         let n = self.n_items();
-        scaled_copy::<SCALED>(&mut s.score[..n], &self.prior, f);
+        s.score[..n].copy_from_slice(&self.prior);
         for &i in cart {
             if (i as usize) < n {
                 let (t, w) = self.edges(i);
@@ -688,17 +614,10 @@ impl LearnedModel {
     /// sparse path's sums). Cart items are then set to -inf, and one
     /// sequential pass in rank order keeps the k best: an item enters only
     /// when it beats the k-th strictly, which is the tie rule.
-    fn recommend_dense_rows<const SCALED: bool>(
-        &self,
-        s: &mut Scratch,
-        cart: &[u32],
-        k: usize,
-        f: f32,
-        out: &mut Vec<u32>,
-    ) {
+    fn recommend_dense_rows(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
         let (n, m) = (self.n_items(), self.popular.len());
         let score = &mut s.score[..m];
-        scaled_copy::<SCALED>(score, &self.rank_prior, f);
+        score.copy_from_slice(&self.rank_prior);
         for &i in cart {
             let i = i as usize;
             if i < n {
@@ -762,29 +681,6 @@ impl LearnedModel {
         }
         s.cands.sort_unstable_by(Cand::cmp);
         out.extend(s.cands.iter().map(|c| c.item));
-    }
-}
-
-/// `x * f` when `SCALED`, else `x` (the default's factor is 1, so the
-/// same value, without the multiply in its hot loops).
-#[inline(always)]
-fn scaled<const SCALED: bool>(x: f32, f: f32) -> f32 {
-    if SCALED {
-        x * f
-    } else {
-        x
-    }
-}
-
-/// `dst = src * f` when `SCALED`, else a plain copy.
-#[inline(always)]
-fn scaled_copy<const SCALED: bool>(dst: &mut [f32], src: &[f32], f: f32) {
-    if SCALED {
-        for (d, &x) in dst.iter_mut().zip(src) {
-            *d = x * f;
-        }
-    } else {
-        dst.copy_from_slice(src);
     }
 }
 
@@ -1555,22 +1451,12 @@ impl LearnedModel {
     /// returned beside the graph.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if the model was fitted with a non-zero
-    /// [`LearnConfig::prior_cart_exponent`] (the strategy's prior does not
-    /// depend on the cart); otherwise as
-    /// [`LearnedGraph::from_edges`](crate::LearnedGraph::from_edges) (not
-    /// expected for a fitted model).
+    /// As [`LearnedGraph::from_edges`](crate::LearnedGraph::from_edges)
+    /// (not expected for a fitted model).
     pub fn to_learned_graph<C: crate::Catalog + ?Sized>(
         &self,
         catalog: &C,
     ) -> Result<(crate::LearnedGraph, usize)> {
-        if self.prior_cart_exponent != 0.0 {
-            return Err(Error::InvalidConfig {
-                field: "prior_cart_exponent",
-                value: self.prior_cart_exponent.to_string(),
-                hint: "the Learned strategy applies the prior unscaled; fit with 0",
-            });
-        }
         let ids: Vec<Option<crate::ProductId>> = (0..self.n_items() as u32)
             .map(|i| catalog.id(self.sku(i)))
             .collect();
@@ -1930,20 +1816,6 @@ mod tests {
             ),
             (
                 LearnConfig {
-                    prior_cart_exponent: f64::INFINITY,
-                    ..LearnConfig::default()
-                },
-                "prior_cart_exponent",
-            ),
-            (
-                LearnConfig {
-                    prior_cart_exponent: -4.5,
-                    ..LearnConfig::default()
-                },
-                "prior_cart_exponent",
-            ),
-            (
-                LearnConfig {
                     neighbours: 0,
                     ..LearnConfig::default()
                 },
@@ -1999,58 +1871,10 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    #[test]
-    fn prior_grows_with_the_cart_by_its_exponent() {
-        // The factor is s^a with s the cart items seen in training
-        // (unknown ids ignored), an empty cart counting as 1; scores are
-        // `prior * factor + edges` (checked against brute force by the
-        // top-k property below, which also draws a = 0.5 and 1).
-        let rows = [("1", "a"), ("1", "b"), ("2", "c"), ("2", "d"), ("3", "d")];
-        let log = OrderLog::from_rows(rows).unwrap();
-        let c = LearnConfig {
-            prior_cart_exponent: 1.0,
-            ..LearnConfig::default()
-        };
-        let model = LearnedModel::fit(log.view(), &c).unwrap();
-        let (a, b, cc) = (
-            log.item("a").unwrap(),
-            log.item("b").unwrap(),
-            log.item("c").unwrap(),
-        );
-        assert_eq!(model.prior_factor(&[]), 1.0);
-        assert_eq!(model.prior_factor(&[a]), 1.0);
-        assert_eq!(model.prior_factor(&[a, b, 999]), 2.0);
-        assert_eq!(model.prior_factor(&[a, b, cc]), 3.0);
-        let c = LearnConfig {
-            prior_cart_exponent: 0.5,
-            ..LearnConfig::default()
-        };
-        let half = LearnedModel::fit(log.view(), &c).unwrap();
-        assert_eq!(half.prior_factor(&[a, cc, b, cc + 100]), 3f32.sqrt());
-        let base = LearnedModel::fit(log.view(), &LearnConfig::default()).unwrap();
-        assert_eq!(base.prior_factor(&[a, b, cc]), 1.0);
-        // The prior enters the top-k scaled, and the strategy refuses it.
-        let mut s = model.scratch();
-        for cart in [vec![], vec![a], vec![a, b], vec![a, b, cc], vec![cc, 999]] {
-            let mut out = Vec::new();
-            model.recommend_into(&mut s, &cart, 3, &mut out);
-            assert_eq!(out, reference_topk(&model, &cart, 3), "cart {cart:?}");
-        }
-        let catalog = crate::catalog::InMemoryCatalog::from_products([]).unwrap();
-        assert!(matches!(
-            model.to_learned_graph(&catalog),
-            Err(Error::InvalidConfig {
-                field: "prior_cart_exponent",
-                ..
-            })
-        ));
-    }
-
     /// Brute force: score every seen item, sort everything.
     fn reference_topk(model: &LearnedModel, cart: &[u32], k: usize) -> Vec<u32> {
         let n = model.n_items();
-        let f = model.prior_factor(cart);
-        let mut score: Vec<f32> = (0..n as u32).map(|j| model.prior(j) * f).collect();
+        let mut score: Vec<f32> = (0..n as u32).map(|j| model.prior(j)).collect();
         for &i in cart {
             if (i as usize) < n {
                 let (t, w) = model.edges(i);
@@ -2102,14 +1926,10 @@ mod tests {
             carts in prop::collection::vec(prop::collection::vec(0u32..14, 0..6), 1..8),
             k in 1usize..8,
             local in any::<bool>(),
-            cart_exponent in prop_oneof![Just(0.0), Just(0.5), Just(1.0)],
         ) {
             let rows: Vec<(String, String)> = rows.iter().map(|(o, s)| (o.to_string(), format!("s{s}"))).collect();
             let log = OrderLog::from_rows(rows).unwrap();
-            let mut c = LearnConfig {
-                prior_cart_exponent: cart_exponent,
-                ..LearnConfig::default()
-            };
+            let mut c = LearnConfig::default();
             if local {
                 c.solver = Solver::Local;
                 c.min_pair_count = 1;
@@ -2129,8 +1949,7 @@ mod tests {
                         *m = tag;
                     }
                 }
-                let f = model.prior_factor(&cart);
-                model.recommend_dense::<true>(&mut s, &cart, k, tag, f, &mut dense);
+                model.recommend_dense(&mut s, &cart, k, tag, &mut dense);
                 let mut sparse = Vec::new();
                 let tag = s.next_tag();
                 for &c in &cart {
@@ -2138,7 +1957,7 @@ mod tests {
                         *m = tag;
                     }
                 }
-                model.recommend_sparse::<true>(&mut s, &cart, k, tag, f, &mut sparse);
+                model.recommend_sparse(&mut s, &cart, k, tag, &mut sparse);
                 prop_assert_eq!(&dense, &sparse);
                 let mut out = Vec::new();
                 model.recommend_into(&mut s, &cart, k, &mut out);
