@@ -27,9 +27,11 @@
 //! assert_eq!(state.to_mined_graph(&miner)?, miner.mine(both.view())?);
 //!
 //! // Kept between runs as JSON (or any serde format).
+//! # #[cfg(feature = "serde")] {
 //! let saved = serde_json::to_string(&state).unwrap();
 //! let loaded: MinerState = serde_json::from_str(&saved).unwrap();
 //! assert_eq!(loaded, state);
+//! # }
 //! # Ok::<(), cartwise::Error>(())
 //! ```
 //!

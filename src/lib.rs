@@ -1,4 +1,15 @@
-#![doc = include_str!("../README.md")]
+// The README is the crate's front page and its examples are doc tests; they
+// use every default feature, so without them a short page stands in.
+#![cfg_attr(
+    all(feature = "serde", feature = "csv", feature = "snapshot"),
+    doc = include_str!("../README.md")
+)]
+#![cfg_attr(
+    not(all(feature = "serde", feature = "csv", feature = "snapshot")),
+    doc = "Cross-sell and upsell recommendations. The full front page, with its tested \
+           examples, is the README, built with the default features (`serde`, `csv`, \
+           `snapshot`)."
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
