@@ -322,7 +322,7 @@ impl LearnedModel {
         let active: Vec<u32> = (0..n as u32).filter(|&i| cc.count_of(i) > 0).collect();
         let dense = config.solver == Solver::Auto && active.len() <= config.dense_max_items;
         let triples = if dense {
-            dense_edges(&cc, &active, &penalty, config.pruning)
+            vec![dense_edges(&cc, &active, &penalty, config.pruning)]
         } else {
             local_edges(&cc, &penalty, config, threads)
         };
@@ -827,12 +827,14 @@ fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], pruning: Pruning)
 }
 
 /// The local solver: one K x K ridge regression per target, in parallel.
+/// The triples come in the solver's chunks, which [`to_csr`] reads as they
+/// are (concatenating them cost a copy into fresh pages).
 fn local_edges(
     cc: &CoCounts,
     penalty: &[f64],
     config: &LearnConfig,
     threads: usize,
-) -> Vec<Triple> {
+) -> Vec<Vec<Triple>> {
     let n = cc.n_items();
 
     let hoods = neighbourhoods(cc, config, threads);
@@ -873,9 +875,6 @@ fn local_edges(
         out
     };
     par_chunks(&work, threads, block)
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 /// Every target's regressors for the local solver.
@@ -954,7 +953,11 @@ fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighb
     let mut nb = Vec::new();
     let mut order = Vec::new();
     let mut j = 0u32;
-    for (heads, part) in par_chunks(&work, threads, block) {
+    let parts = par_chunks(&work, threads, block);
+    // One part (a single thread, the small logs) is moved, not copied into
+    // fresh pages.
+    let single = parts.len() == 1;
+    for (heads, part) in parts {
         for len in heads {
             // At most K (<= 512) per item, so the total fits u32 whenever
             // the item count does (~8 million items).
@@ -965,7 +968,11 @@ fn neighbourhoods(cc: &CoCounts, config: &LearnConfig, threads: usize) -> Neighb
             }
             j += 1;
         }
-        nb.extend_from_slice(&part);
+        if single {
+            nb = part;
+        } else {
+            nb.extend_from_slice(&part);
+        }
     }
     Neighbourhoods { offsets, nb, order }
 }
@@ -1042,10 +1049,18 @@ impl<'a> PairLookup<'a> {
             }
             rows
         };
-        let mut table = Vec::with_capacity(at);
-        for part in par_chunks(&work, threads, block) {
-            table.extend_from_slice(&part);
-        }
+        let mut parts = par_chunks(&work, threads, block);
+        // One part (a single thread, the small logs) is the table itself:
+        // copying it would cost a second table's worth of fresh pages.
+        let table = if parts.len() == 1 {
+            parts.pop().unwrap_or_default()
+        } else {
+            let mut table = Vec::with_capacity(at);
+            for part in parts {
+                table.extend_from_slice(&part);
+            }
+            table
+        };
         PairLookup {
             cc,
             hub_pos,
@@ -1249,24 +1264,26 @@ fn gallop_join(
     }
 }
 
-/// Groups the triples by source, keeps each source's `max_edges` best by
-/// the pruning rule (ties by target id), and sorts each row by target.
+/// Groups the triples (in any number of parts; each (source, target) at
+/// most once) by source, keeps each source's `max_edges` best by the
+/// pruning rule (ties by target id), and sorts each row by target. The
+/// result does not depend on the order of the triples.
 fn to_csr(
     n: usize,
-    triples: Vec<Triple>,
+    triples: Vec<Vec<Triple>>,
     max_edges: usize,
     pruning: Pruning,
 ) -> Result<(Vec<u32>, Vec<u32>, Vec<f32>)> {
     let mut start = vec![0usize; n + 1];
-    for &(i, _, _) in &triples {
+    for &(i, _, _) in triples.iter().flatten() {
         start[i as usize + 1] += 1;
     }
     for i in 0..n {
         start[i + 1] += start[i];
     }
     let mut fill = start.clone();
-    let mut grouped = vec![(0u32, 0f32); triples.len()];
-    for &(i, j, w) in &triples {
+    let mut grouped = vec![(0u32, 0f32); start[n]];
+    for &(i, j, w) in triples.iter().flatten() {
         grouped[fill[i as usize]] = (j, w);
         fill[i as usize] += 1;
     }
@@ -1281,8 +1298,10 @@ fn to_csr(
     let cmp = |x: &(u32, f32), y: &(u32, f32)| key(y.1).total_cmp(&key(x.1)).then(x.0.cmp(&y.0));
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u32);
-    let mut targets = Vec::new();
-    let mut weights = Vec::new();
+    // At most every triple is kept: reserved once rather than grown by
+    // copies into fresh pages; the spare room is given back at the end.
+    let mut targets = Vec::with_capacity(grouped.len());
+    let mut weights = Vec::with_capacity(grouped.len());
     for i in 0..n {
         let row = &mut grouped[start[i]..start[i + 1]];
         let kept = if row.len() > max_edges {
@@ -1302,6 +1321,8 @@ fn to_csr(
         })?;
         offsets.push(end);
     }
+    targets.shrink_to_fit();
+    weights.shrink_to_fit();
     Ok((offsets, targets, weights))
 }
 
