@@ -22,8 +22,9 @@
 //!
 //! Rows are cut into a few chunks per thread (at least
 //! [`MIN_CHUNKS`]); the threads take chunks from a shared counter, so one
-//! slow chunk does not hold the others up, and the calling thread reports
-//! progress as chunks finish ([`CoCounts::count_with_progress`]). Chunks
+//! slow chunk does not hold the others up. The calling thread counts
+//! chunks too, and reports progress ([`CoCounts::count_with_progress`]) as
+//! it finishes each of its chunks and learns of the others'. Chunks
 //! are put back in row order, so the result is the same for any thread
 //! count and any finishing order.
 //! [`CoCounts`] keeps the counted chunks as they are (one array pair per
@@ -194,8 +195,23 @@ impl CoCounts {
             // at most once per row, so `n + 1` slots suffice.
             let mut touched = vec![0u32; n + 1];
             let mut lens = Vec::with_capacity(range.len());
-            let mut targets = Vec::new();
-            let mut counts = Vec::new();
+            // Room for every row reserved up front (a row has at most
+            // min(its work, n - 1) entries; `n` more for the dense path's
+            // scratch tail): growing by doubling copied the rows into fresh
+            // pages again and again, most of a small log's page faults.
+            // Untouched reserved pages cost nothing.
+            let bound = range
+                .clone()
+                .map(|i| work[i].min(n as u64) as usize)
+                .sum::<usize>()
+                + n;
+            // The arrays are written by index up to `len`; beyond it they
+            // hold stale entries of earlier dense rows, and they are only
+            // extended (zero-filled) where no row has reached yet, so the
+            // dense path no longer zeroes `n` slots per row.
+            let mut targets: Vec<u32> = Vec::with_capacity(bound);
+            let mut counts: Vec<u32> = Vec::with_capacity(bound);
+            let mut len = 0usize;
             for i in range {
                 let mut nt = 0usize;
                 for &o in inv.orders(i) {
@@ -211,39 +227,54 @@ impl CoCounts {
                     }
                 }
                 let touched = &mut touched[..nt];
-                let before = targets.len();
+                let before = len;
                 if nt * DENSE_SCAN_RATIO >= n {
                     // A dense row (a popular item): scanning the accumulator
                     // in id order is cheaper than sorting the touched list.
-                    // Branch-free: every slot is written at `len`, which
+                    // Branch-free: every slot is written at `at`, which
                     // advances only past a counted item other than `i`
                     // (which items are counted is data, so a branch on it
                     // mispredicts often). Room for all `n` is made first.
                     acc[i] = 0;
-                    targets.resize(before + n, 0);
-                    counts.resize(before + n, 0);
+                    if targets.len() < before + n {
+                        targets.resize(before + n, 0);
+                        counts.resize(before + n, 0);
+                    }
                     let (t, c) = (&mut targets[before..], &mut counts[before..]);
-                    let mut len = 0usize;
+                    let mut at = 0usize;
                     for (j, a) in acc.iter_mut().enumerate() {
-                        t[len] = j as u32;
-                        c[len] = *a;
-                        len += usize::from(*a != 0);
+                        t[at] = j as u32;
+                        c[at] = *a;
+                        at += usize::from(*a != 0);
                         *a = 0;
                     }
-                    targets.truncate(before + len);
-                    counts.truncate(before + len);
+                    len += at;
                 } else {
                     touched.sort_unstable();
+                    if targets.len() < before + nt {
+                        targets.resize(before + nt, 0);
+                        counts.resize(before + nt, 0);
+                    }
+                    let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                    let mut at = 0usize;
                     for &j in touched.iter() {
                         if j as usize != i {
-                            targets.push(j);
-                            counts.push(acc[j as usize]);
+                            t[at] = j;
+                            c[at] = acc[j as usize];
+                            at += 1;
                         }
                         acc[j as usize] = 0;
                     }
+                    len += at;
                 }
-                lens.push((targets.len() - before) as u32);
+                lens.push((len - before) as u32);
             }
+            // Hand back the reserve beyond the rows (in place: a shrinking
+            // realloc does not copy).
+            targets.truncate(len);
+            counts.truncate(len);
+            targets.shrink_to_fit();
+            counts.shrink_to_fit();
             (lens, targets, counts)
         };
         let blocks = run_chunks(&work, threads, row_block, progress);
@@ -715,9 +746,10 @@ impl Inverted {
 }
 
 /// Runs `f` over contiguous chunks of `0..work.len()` of about equal summed
-/// work on up to `threads` threads, calling `progress` on the calling
-/// thread with the fraction of work done as chunks finish, and returns the
-/// results in chunk (row) order.
+/// work on up to `threads` threads (the calling thread one of them),
+/// calling `progress` on the calling thread with the fraction of work done
+/// as chunks finish (others' between its own), and returns the results in
+/// chunk (row) order.
 pub(crate) fn run_chunks<T, F>(
     work: &[u64],
     threads: usize,
@@ -756,7 +788,10 @@ where
     let mut slots: Vec<Option<T>> = (0..ranges.len()).map(|_| None).collect();
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, T)>();
-        let handles: Vec<_> = (0..threads.min(ranges.len()))
+        // The calling thread is one of the workers: one thread fewer to
+        // start (tens of microseconds each in a fresh process, where a
+        // small log counts in about a millisecond).
+        let handles: Vec<_> = (1..threads.min(ranges.len()))
             .map(|_| {
                 let tx = tx.clone();
                 let (next, ranges, f) = (&next, &ranges, &f);
@@ -770,6 +805,18 @@ where
             })
             .collect();
         drop(tx);
+        // Between its own chunks, the calling thread reports the others'.
+        loop {
+            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(r) = ranges.get(c) else { break };
+            let block = f(r.clone());
+            report(chunk_work[c]);
+            slots[c] = Some(block);
+            while let Ok((c, block)) = rx.try_recv() {
+                report(chunk_work[c]);
+                slots[c] = Some(block);
+            }
+        }
         // Ends when every worker has dropped its sender: all chunks sent,
         // or a worker panicked (re-raised below).
         for (c, block) in rx {
