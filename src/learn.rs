@@ -1868,27 +1868,32 @@ mod tests {
         }
     }
 
+    /// Fits `log` with `config` on one thread and on `threads`, asserts the
+    /// two models' edges are identical, and returns the one-thread model.
+    fn same_model_on_threads(log: &OrderLog, config: &LearnConfig, threads: usize) -> LearnedModel {
+        let fit = |threads| {
+            let c = LearnConfig {
+                threads,
+                ..config.clone()
+            };
+            LearnedModel::fit(log.view(), &c).unwrap()
+        };
+        let (m1, mn) = (fit(1), fit(threads));
+        assert_eq!(
+            (&m1.offsets, &m1.targets, &m1.weights),
+            (&mn.offsets, &mn.targets, &mn.weights)
+        );
+        m1
+    }
+
     #[test]
     fn results_do_not_depend_on_threads() {
-        let log = small_log();
         let c = LearnConfig {
             solver: Solver::Local,
             min_pair_count: 1,
             ..LearnConfig::default()
         };
-        let m1 = LearnedModel::fit(
-            log.view(),
-            &LearnConfig {
-                threads: 1,
-                ..c.clone()
-            },
-        )
-        .unwrap();
-        let m3 = LearnedModel::fit(log.view(), &LearnConfig { threads: 3, ..c }).unwrap();
-        assert_eq!(
-            (&m1.offsets, &m1.targets, &m1.weights),
-            (&m3.offsets, &m3.targets, &m3.weights)
-        );
+        same_model_on_threads(&small_log(), &c, 3);
     }
 
     #[test]
@@ -1916,20 +1921,7 @@ mod tests {
             solver: Solver::Local,
             ..LearnConfig::default()
         };
-        let m1 = LearnedModel::fit(
-            log.view(),
-            &LearnConfig {
-                threads: 1,
-                ..c.clone()
-            },
-        )
-        .unwrap();
-        let m2 = LearnedModel::fit(log.view(), &LearnConfig { threads: 2, ..c }).unwrap();
-        assert!(m1.n_edges() > 0);
-        assert_eq!(
-            (&m1.offsets, &m1.targets, &m1.weights),
-            (&m2.offsets, &m2.targets, &m2.weights)
-        );
+        assert!(same_model_on_threads(&log, &c, 2).n_edges() > 0);
     }
 
     #[test]
