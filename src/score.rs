@@ -170,11 +170,6 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
     fn score(&self, ctx: &Context<'_, C>, candidates: &mut [Candidate]) {
         let cat = ctx.catalog;
         let w = &self.weights;
-        // The anchor price of the last source seen, as `f64`. Candidates
-        // arrive grouped by the cart line that proposed them, so this saves
-        // a row read and a `u64` to `f64` conversion (several instructions
-        // without AVX-512) for most of them.
-        let mut anchor_of = (None, 0.0f64);
         for c in candidates {
             // One row read per candidate: price, both precomputed terms and
             // stock share a cache line in the in-memory catalog.
@@ -183,14 +178,11 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
             let (relevance, price_fit) = match c.evidence() {
                 Some(Evidence::Upgrade { fit, .. }) => (fit, fit),
                 Some(Evidence::Complement { source, .. }) => {
-                    if anchor_of.0 != Some(source) {
-                        anchor_of = (Some(source), cat.price(source).minor() as f64);
-                    }
-                    let anchor = anchor_of.1;
-                    let fit = if anchor == 0.0 {
+                    let anchor = cat.price(source).minor();
+                    let fit = if anchor == 0 {
                         0.5
                     } else {
-                        let ratio = price as f64 / anchor;
+                        let ratio = price as f64 / anchor as f64;
                         (1.0 - (ratio - 0.3) / 1.2).clamp(0.0, 1.0) as f32
                     };
                     (saturate(c.cross_weight), fit)
