@@ -339,6 +339,15 @@ fn pool_complement(
     }
 }
 
+/// The first slot to probe for `product` in a table of `size` slots, a
+/// power of two (Fibonacci hashing: the multiply spreads consecutive ids;
+/// the top bits index the table).
+#[inline(always)]
+fn home_slot(product: u32, size: usize) -> usize {
+    (u64::from(product).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - size.trailing_zeros()))
+        as usize
+}
+
 /// An empty slot of the candidate table.
 const EMPTY: u64 = u64::MAX;
 
@@ -396,12 +405,10 @@ impl Candidates {
         self.strategy = 0;
     }
 
-    /// The first slot to probe for `product` (Fibonacci hashing: the
-    /// multiply spreads consecutive ids; the top bits index the table).
+    /// The first slot to probe for `product` in this table.
     #[inline]
     fn home(&self, product: u32) -> usize {
-        let bits = self.table.len().trailing_zeros();
-        (u64::from(product).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+        home_slot(product, self.table.len())
     }
 
     /// Doubles the table and reinserts every candidate.
@@ -413,10 +420,7 @@ impl Candidates {
         self.used.clear();
         let mask = size - 1;
         for (i, c) in self.list.iter().enumerate() {
-            let mut h = {
-                let bits = size.trailing_zeros();
-                (u64::from(c.product.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-            };
+            let mut h = home_slot(c.product.0, size);
             while self.table[h] != EMPTY {
                 h = (h + 1) & mask;
             }
@@ -536,14 +540,12 @@ impl Candidates {
             strategy,
         } = self;
         let (products, strategy) = (*products, *strategy);
-        let mask = table.len() - 1;
-        let shift = 64 - table.len().trailing_zeros();
+        let (mask, size) = (table.len() - 1, table.len());
         for (&product, &weight) in targets.iter().zip(weights) {
             if !usable(weight) || product.index() >= products {
                 continue;
             }
-            let mut h =
-                (u64::from(product.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            let mut h = home_slot(product.0, size);
             let evidence = Evidence::Complement {
                 source,
                 weight,
@@ -690,6 +692,36 @@ mod tests {
     }
     use crate::id::ProductId;
     use proptest::prelude::*;
+
+    /// The plain-edge loop writes a new candidate in its final form by
+    /// hand; it must equal pooling the same edge into a fresh candidate,
+    /// to the bit: `-0.0` becomes `+0.0`, repeats keep the first strongest.
+    #[test]
+    fn plain_edges_equal_pooling_one_edge_at_a_time() {
+        let targets: Vec<ProductId> = [3u32, 7, 3, 9, 7, 11, 3, 13].map(ProductId).to_vec();
+        let weights = [-0.0f32, 0.5, 0.5, 0.0, -0.0, 2.0, 1.5, -0.0];
+        let mut plain = Candidates::new();
+        plain.reset(100);
+        plain.add_plain_edges(ProductId(1), &targets, &weights);
+        let mut pooled = Candidates::new();
+        pooled.reset(100);
+        for (&t, &w) in targets.iter().zip(&weights) {
+            pooled.add_cross_sell(t, ProductId(1), w, Via::Edge);
+        }
+        let bits = |s: &Candidates| -> Vec<String> {
+            s.as_slice()
+                .iter()
+                .map(|c| format!("{c:?} {:#x}", c.cross_weight.to_bits()))
+                .collect()
+        };
+        assert_eq!(bits(&plain), bits(&pooled));
+        // Product 13 saw only a -0.0 weight.
+        let last = plain.as_slice().last().unwrap();
+        assert_eq!(
+            (last.product, last.cross_weight.to_bits()),
+            (ProductId(13), 0)
+        );
+    }
 
     proptest! {
         /// The hash-table sink equals a naive one: one candidate per
