@@ -211,82 +211,80 @@ impl CrossSell {
         let graph = &*self.graph;
         let request = ctx.request;
         let conditional = graph.has_conditions();
-        {
-            let source = line.product;
-            if graph.is_plain() {
-                // No metadata, no conditions: every edge is plain evidence.
-                let (targets, weights) = graph.edge_slices(range.clone());
-                sink.add_plain_edges(source, targets, weights);
+        let source = line.product;
+        if graph.is_plain() {
+            // No metadata, no conditions: every edge is plain evidence.
+            let (targets, weights) = graph.edge_slices(range.clone());
+            sink.add_plain_edges(source, targets, weights);
+        } else {
+            for e in range.clone() {
+                if conditional {
+                    if let Some(c) = graph.condition(e) {
+                        if !c.holds(request.date, &request.segments) {
+                            continue;
+                        }
+                    }
+                }
+                let t = graph.target(e);
+                let w = graph.edge_weight(e);
+                let meta = graph.meta(e);
+                if meta == EdgeMeta::default() {
+                    sink.add_cross_sell(t, source, w, Via::Edge);
+                    continue;
+                }
+                if catalog.relation(meta.relation).map(|r| r.kind) == Some(Kind::Upsell) {
+                    // A replacement link: an upgrade of this line, weighted as given.
+                    sink.add_upsell(t, line_index, source, w.min(1.0));
+                    continue;
+                }
+                let (quantity, top_up) = if meta.quantity > 0 {
+                    let needed = u32::from(meta.quantity).saturating_mul(line.quantity);
+                    let held = ctx.quantity_in_cart(t);
+                    if held >= needed {
+                        continue; // the cart already holds enough
+                    }
+                    (needed - held, held > 0)
+                } else {
+                    (1, false)
+                };
+                sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
+            }
+        }
+        let rules = &*self.rules;
+        let rule_range = rules.rule_range(catalog.category(source));
+        for r in rule_range.clone() {
+            let (cat, w) = rules.rule(r);
+            // A rule adds nothing when the cart covers its category or
+            // one of the line's edges already links into it.
+            if ctx.covers_category(cat) {
+                continue;
+            }
+            let linked = if r - rule_range.start < 64 {
+                linked_mask & (1 << (r - rule_range.start)) != 0
             } else {
-                for e in range.clone() {
-                    if conditional {
-                        if let Some(c) = graph.condition(e) {
-                            if !c.holds(request.date, &request.segments) {
-                                continue;
-                            }
-                        }
-                    }
-                    let t = graph.target(e);
-                    let w = graph.edge_weight(e);
-                    let meta = graph.meta(e);
-                    if meta == EdgeMeta::default() {
-                        sink.add_cross_sell(t, source, w, Via::Edge);
-                        continue;
-                    }
-                    if catalog.relation(meta.relation).map(|r| r.kind) == Some(Kind::Upsell) {
-                        // A replacement link: an upgrade of this line, weighted as given.
-                        sink.add_upsell(t, line_index, source, w.min(1.0));
-                        continue;
-                    }
-                    let (quantity, top_up) = if meta.quantity > 0 {
-                        let needed = u32::from(meta.quantity).saturating_mul(line.quantity);
-                        let held = ctx.quantity_in_cart(t);
-                        if held >= needed {
-                            continue; // the cart already holds enough
-                        }
-                        (needed - held, held > 0)
-                    } else {
-                        (1, false)
-                    };
-                    sink.add_edge(t, source, w, Via::Edge, meta, quantity, top_up);
+                range.clone().any(|e| {
+                    catalog.category(graph.target(e)) == cat
+                        && graph
+                            .condition(e)
+                            .is_none_or(|c| c.holds(request.date, &request.segments))
+                })
+            };
+            if linked {
+                continue;
+            }
+            if let Some(c) = rules.condition(r) {
+                if !c.holds(request.date, &request.segments) {
+                    continue;
                 }
             }
-            let rules = &*self.rules;
-            let rule_range = rules.rule_range(catalog.category(source));
-            for r in rule_range.clone() {
-                let (cat, w) = rules.rule(r);
-                // A rule adds nothing when the cart covers its category or
-                // one of the line's edges already links into it.
-                if ctx.covers_category(cat) {
-                    continue;
+            let mut taken = 0;
+            for &p in catalog.category_products(cat) {
+                if taken == self.config.category_fanout {
+                    break;
                 }
-                let linked = if r - rule_range.start < 64 {
-                    linked_mask & (1 << (r - rule_range.start)) != 0
-                } else {
-                    range.clone().any(|e| {
-                        catalog.category(graph.target(e)) == cat
-                            && graph
-                                .condition(e)
-                                .is_none_or(|c| c.holds(request.date, &request.segments))
-                    })
-                };
-                if linked {
-                    continue;
-                }
-                if let Some(c) = rules.condition(r) {
-                    if !c.holds(request.date, &request.segments) {
-                        continue;
-                    }
-                }
-                let mut taken = 0;
-                for &p in catalog.category_products(cat) {
-                    if taken == self.config.category_fanout {
-                        break;
-                    }
-                    if catalog.available(p, 1) && !ctx.in_cart(p) {
-                        sink.add_cross_sell(p, source, w, Via::CategoryRule);
-                        taken += 1;
-                    }
+                if catalog.available(p, 1) && !ctx.in_cart(p) {
+                    sink.add_cross_sell(p, source, w, Via::CategoryRule);
+                    taken += 1;
                 }
             }
         }
