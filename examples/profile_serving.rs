@@ -21,18 +21,21 @@
 //! Environment: `LINES` (1, 5 or 20: only that size), `COLD_ONLY`,
 //! `CACHED_ONLY`; `TOUCH` times only the memory reads a call cannot avoid
 //! (every edge target's catalog row), free-running and chained cart after
-//! cart, for comparison; `PHASES` times, per
-//! cart size, engines over the same catalog with no strategy's work, only
-//! upsell, only cross-sell, and both, passes interleaved in this one
-//! process, to show what each part of a call costs cold and cached.
+//! cart, for comparison; `PHASES` times, per cart size, engines over the
+//! same catalog with no strategy's work, cross-sell's pooling alone (its
+//! candidates gathered, nothing filtered, scored or selected), only upsell,
+//! only cross-sell, and both, passes interleaved in this one process, to
+//! show what each part of a call costs cold and cached.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use cartwise::{
-    Candidates, CartLine, Context, Engine, InMemoryCatalog, Kind, Kinds, Request, Scratch, Strategy,
+    Candidates, CartLine, Catalog, Context, Engine, InMemoryCatalog, Kind, Kinds, Request, Scratch,
+    Strategy,
 };
 use std::hint::black_box;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// One pass over `carts`; returns a checksum of the answers.
@@ -74,7 +77,6 @@ fn median_micros(passes: usize, calls: usize, mut run: impl FnMut()) -> Option<f
 /// across carts as much as the processor allows; the second ("chained")
 /// starts each cart only when the previous cart's reads are done.
 fn touch(w: &common::Workload, engine: &Engine, passes: usize) {
-    use cartwise::Catalog;
     let graph = w.graph();
     let catalog = engine.catalog();
     for lines in [1usize, 5, 20] {
@@ -129,23 +131,59 @@ impl Strategy<InMemoryCatalog> for Nothing {
     fn candidates(&self, _ctx: &Context<'_, InMemoryCatalog>, _sink: &mut Candidates) {}
 }
 
+/// Runs another strategy into a sink of its own and proposes nothing: an
+/// engine with only this one costs the fixed part of a call plus that
+/// strategy's pooling, without filtering, scoring or selecting anything.
+/// The mutex is never contended (one thread) and costs about 20 ns.
+#[derive(Debug)]
+struct PoolOnly {
+    inner: Arc<dyn Strategy<InMemoryCatalog>>,
+    sink: Mutex<Candidates>,
+}
+
+impl Strategy<InMemoryCatalog> for PoolOnly {
+    fn name(&self) -> &str {
+        "pool only"
+    }
+    fn kind(&self) -> Kind {
+        self.inner.kind()
+    }
+    fn prefetch(&self, ctx: &Context<'_, InMemoryCatalog>) {
+        self.inner.prefetch(ctx);
+    }
+    fn candidates(&self, ctx: &Context<'_, InMemoryCatalog>, _sink: &mut Candidates) {
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        sink.reset(ctx.catalog.len());
+        self.inner.candidates(ctx, &mut sink);
+        black_box(sink.len());
+    }
+}
+
 /// `PHASES=1`: the standard engine against engines over the same catalog
 /// with fewer strategies; each round runs every engine once, cold then
 /// cached, so drift on a shared machine hits all of them alike.
 fn phases(w: &common::Workload, engine: &Engine, passes: usize, only: Option<usize>) {
     let catalog = engine.catalog_arc();
     let with = |strategies: &[usize]| {
-        let mut b = Engine::builder(std::sync::Arc::clone(catalog));
+        let mut b = Engine::builder(Arc::clone(catalog));
         for &i in strategies {
-            b = b.shared_strategy(std::sync::Arc::clone(&engine.strategies()[i]));
+            b = b.shared_strategy(Arc::clone(&engine.strategies()[i]));
         }
         if strategies.is_empty() {
             b = b.strategy(Nothing);
         }
         b.build().expect("the bench engine's parts build")
     };
+    let cross_pool = Engine::builder(Arc::clone(catalog))
+        .strategy(PoolOnly {
+            inner: Arc::clone(&engine.strategies()[0]),
+            sink: Mutex::new(Candidates::new()),
+        })
+        .build()
+        .expect("the bench engine's parts build");
     let variants = [
         ("nothing", with(&[])),
+        ("cross-sell pooling", cross_pool),
         ("upsell only", with(&[1])),
         ("cross-sell only", with(&[0])),
         ("both (standard)", with(&[0, 1])),

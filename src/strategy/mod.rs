@@ -381,8 +381,26 @@ impl Candidates {
         Self::default()
     }
 
-    /// Prepares for a catalog of `products` products and empties the sink.
-    pub(crate) fn reset(&mut self, products: usize) {
+    /// Empties the sink and prepares it for a catalog of `products`
+    /// products: ids at or above `products` are ignored from then on. A
+    /// sink from [`new`](Self::new) accepts no id until it is reset.
+    ///
+    /// The engine resets the sink it passes to strategies; call this on a
+    /// sink of your own, for example in a strategy that runs another one
+    /// and re-weights what it proposes. It keeps the buffers, so a reused
+    /// sink does not allocate once it has grown.
+    ///
+    /// ```
+    /// use cartwise::{Candidates, ProductId, Via};
+    /// let mut sink = Candidates::new();
+    /// sink.reset(10);
+    /// sink.add_cross_sell(ProductId(3), ProductId(1), 0.5, Via::Custom);
+    /// sink.add_cross_sell(ProductId(12), ProductId(1), 0.5, Via::Custom); // not in the catalog
+    /// assert_eq!(sink.len(), 1);
+    /// sink.reset(10);
+    /// assert!(sink.is_empty());
+    /// ```
+    pub fn reset(&mut self, products: usize) {
         // Refilling the whole table is a vectorised fill, a few stores per
         // 32 bytes; resetting slot by slot costs a few instructions per
         // slot used. Fill once an eighth of the slots were used: a 5-line
