@@ -219,7 +219,7 @@ fn phases(w: &common::Workload, engine: &Engine, passes: usize, only: Option<usi
                 t[t.len() / 2]
             };
             println!(
-                "lines {lines:2}, {name:15}: cold {:.3} us, cached {:.3} us",
+                "lines {lines:2}, {name:18}: cold {:.3} us, cached {:.3} us",
                 median(&mut cold[k]),
                 median(&mut cached[k])
             );
