@@ -14,6 +14,10 @@
 //! * `sizeprior:S`: the prior of a cart of `s` known items is the share of
 //!   training orders with at least `s + 1` items containing the candidate
 //!   (`s` capped at S), times the default weight 0.2;
+//! * `recent:H`: the prior's share of multi-item orders with each order
+//!   weighted by recency, `2^(-age / (H x orders))`, its age counted in
+//!   training orders back from the last (H = 0.5: half the weight is lost
+//!   over half the training log);
 //! * `intercept`: the prior is the mean residual of the model over
 //!   multi-item orders, `share(j) - sum_i share(i) w(i -> j)`, floored at 0;
 //! * `lsprior`: the prior weight fitted by least squares (one scalar beta
@@ -56,6 +60,7 @@ enum Variant {
     Base,
     CartExp(f64),
     SizePrior(usize),
+    Recent(f64),
     Intercept,
     LsPrior,
     OrderWeight(f64),
@@ -85,6 +90,7 @@ fn parse(spec: &str) -> Variant {
         "base" => Variant::Base,
         "cartexp" => Variant::CartExp(num(1)),
         "sizeprior" => Variant::SizePrior(num(1) as usize),
+        "recent" => Variant::Recent(num(1)),
         "intercept" => Variant::Intercept,
         "lsprior" => Variant::LsPrior,
         "orderweight" => Variant::OrderWeight(num(1)),
@@ -344,6 +350,29 @@ fn main() {
                             .collect()
                     })
                     .collect();
+            }
+            Variant::Recent(half) => {
+                // The prior's share of multi-item orders, each weighted by
+                // 2^(-age / (half x orders)), age counted in orders back from
+                // the last training order.
+                let orders: Vec<_> = train.iter().collect();
+                let span = half * orders.len() as f64;
+                let mut c = vec![0f64; n];
+                let mut total = 0f64;
+                for (idx, o) in orders.iter().enumerate() {
+                    if o.len() < 2 {
+                        continue;
+                    }
+                    let age = (orders.len() - 1 - idx) as f64;
+                    let w = (-age / span * std::f64::consts::LN_2).exp();
+                    total += w;
+                    for &i in o.iter() {
+                        c[i as usize] += w;
+                    }
+                }
+                for j in 0..n {
+                    my_prior[j] = (config.prior * c[j] / total.max(f64::MIN_POSITIVE)) as f32;
+                }
             }
             Variant::Intercept => {
                 for j in 0..n {
