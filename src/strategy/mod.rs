@@ -361,8 +361,10 @@ const MIN_TABLE: usize = 256;
 /// The table is sized to the candidates, not to the catalog: a table of one
 /// slot per product (4 MB at a million products) cost a cache miss per
 /// edge visited, while this one stays in L1 for a typical cart. Adding is
-/// O(1) expected; clearing is O(candidates): only used slots are reset.
-/// Iteration follows insertion order, so answers never depend on hashing.
+/// O(1) expected; clearing is O(candidates): the used slots are reset one
+/// by one, or, once they are an eighth of the table or more, the whole
+/// table is refilled (see [`reset`](Self::reset)). Iteration follows
+/// insertion order, so answers never depend on hashing.
 #[derive(Clone, Debug, Default)]
 pub struct Candidates {
     /// `(product << 32) | index into list`, or [`EMPTY`].
