@@ -183,6 +183,19 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     fn stock_level(&self, id: ProductId) -> u32 {
         self.stock(id).unwrap_or(u32::MAX)
     }
+
+    /// Hints that the serving path will soon read product `id` (its price,
+    /// stock, category and score terms). Optional: the default does
+    /// nothing, and no answer may depend on it.
+    ///
+    /// Cross-sell calls it for every edge target before pooling them: on a
+    /// large catalog most targets' data is a cache miss, and a hint that
+    /// starts the misses without waiting for them lets them overlap the
+    /// work in between. [`InMemoryCatalog`] issues a prefetch instruction
+    /// for the product's serving row; an implementation over its own
+    /// arrays can do the same, or keep the default.
+    #[inline]
+    fn prefetch(&self, _id: ProductId) {}
 }
 
 /// A borrowed view of one product in a catalog.
@@ -724,6 +737,12 @@ impl Catalog for InMemoryCatalog {
     #[inline]
     fn stock_level(&self, id: ProductId) -> u32 {
         self.hot[id.index()].stock_level()
+    }
+    #[inline]
+    fn prefetch(&self, id: ProductId) {
+        if let Some(row) = self.hot.get(id.index()) {
+            crate::prefetch::prefetch(row);
+        }
     }
     #[inline]
     fn popularity(&self, id: ProductId) -> u32 {

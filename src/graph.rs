@@ -474,6 +474,24 @@ impl ComplementGraph {
         self.offsets[i] as usize..self.offsets[i + 1] as usize
     }
 
+    /// Hints that `from`'s edge range will be read soon (see
+    /// [`crate::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch_range(&self, from: ProductId) {
+        if let Some(offset) = self.offsets.get(from.index()) {
+            crate::prefetch::prefetch(offset);
+        }
+    }
+
+    /// Hints that the target and weight of edge `e` will be read soon.
+    #[inline]
+    pub(crate) fn prefetch_edge(&self, e: usize) {
+        if let (Some(target), Some(weight)) = (self.targets.get(e), self.weights.get(e)) {
+            crate::prefetch::prefetch(target);
+            crate::prefetch::prefetch(weight);
+        }
+    }
+
     /// The target of edge `e`.
     #[inline]
     pub fn target(&self, e: usize) -> ProductId {

@@ -37,6 +37,7 @@ pub mod learn;
 pub mod live;
 pub mod mine;
 pub mod orders;
+mod prefetch;
 pub mod product;
 pub mod recommend;
 pub mod relation;

@@ -101,13 +101,21 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
         true
     }
 
+    /// Starts loading every line's edge range, so that those misses
+    /// overlap upsell's prefetch and the cart checks.
+    fn prefetch(&self, ctx: &Context<'_, C>) {
+        for line in ctx.cart {
+            self.graph.prefetch_range(line.product);
+        }
+    }
+
     fn candidates(&self, ctx: &Context<'_, C>, sink: &mut Candidates) {
         // Lines are taken in batches of LINES, in four passes each. At a
         // million products every cart line's offsets, edge list and its
         // targets' catalog rows are likely cache misses; the first three
-        // passes are small loops that touch them for all lines of the batch
-        // at once, so the misses overlap instead of being paid one line
-        // after another. The last pass does the work, in cart order.
+        // passes are small loops that start them for all lines of the
+        // batch at once, so the misses overlap instead of being paid one
+        // line after another. The last pass does the work, in cart order.
         const LINES: usize = 32;
         for (batch, lines) in ctx.cart.chunks(LINES).enumerate() {
             let mut ranges = [(0usize, 0usize); LINES];
@@ -115,31 +123,26 @@ impl<C: Catalog + ?Sized> Strategy<C> for CrossSell {
             for (k, line) in lines.iter().enumerate() {
                 let r = self.graph.edge_range(line.product);
                 if !r.is_empty() {
-                    // Start loading the line's weights (a separate array
-                    // from the targets, read only in the third pass) now,
-                    // alongside the other lines' loads. `black_box` only
-                    // keeps the otherwise unused read from being optimised
-                    // away; the value is discarded.
-                    std::hint::black_box(self.graph.edge_weight(r.start));
-                    std::hint::black_box(self.graph.edge_weight(r.end - 1));
+                    // Start loading the line's targets and weights (the
+                    // weights are read only in the last pass) alongside
+                    // the other lines' loads.
+                    self.graph.prefetch_edge(r.start);
+                    self.graph.prefetch_edge(r.end - 1);
                 }
                 ranges[k] = (r.start, r.end);
             }
-            // Touch every target's catalog row in a loop of a few
-            // instructions per edge. The processor can only run ahead of a
-            // waiting load by a few hundred instructions; in `linked_rules`
-            // (a rule loop per edge) that window held a dozen edges, here it
-            // holds all of a 5-line cart's, so their row misses are in
-            // flight together (5-line calls 17% faster, 20-line 16%, at a
-            // million products). `linked_rules` and the filter then find the
-            // rows in cache.
-            let mut touched = 0u32;
+            // Start every target's catalog row in a loop of a few
+            // instructions per edge, so their misses are in flight
+            // together; `linked_rules` and the filter then find the rows
+            // in cache. This pass read each row's category first (5-line
+            // calls 17% faster, 20-line 16%, at a million products, than
+            // meeting the misses in `linked_rules`); a prefetch, which the
+            // processor need not wait for, gained 5-15% more.
             for &(a, b) in &ranges[..lines.len()] {
                 for &t in self.graph.edge_slices(a..b).0 {
-                    touched ^= ctx.catalog.category(t).0;
+                    ctx.catalog.prefetch(t);
                 }
             }
-            std::hint::black_box(touched);
             for (k, line) in lines.iter().enumerate() {
                 linked[k] = self.linked_rules(ctx, line.product, ranges[k].0..ranges[k].1);
             }
