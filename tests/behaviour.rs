@@ -263,6 +263,53 @@ fn category_rule_yields_to_a_curated_edge_into_the_category() {
     );
 }
 
+/// Cross-sell checks which rule categories a line's edges reach in chunks
+/// of edges (64 at a time) and rules (up to 64 by bit): an edge far down a
+/// long list still stops its category's rule, and rules past the first
+/// ones are checked alike.
+#[test]
+fn category_rule_yields_to_an_edge_anywhere_in_a_long_list() {
+    // A laptop with 150 edges into "parts" and one more edge whose target
+    // category depends on the case; seven rules from laptops.
+    let rule_categories = ["bags", "mice", "pads", "hubs", "pens", "docks", "fans"];
+    let mut products = vec![product("LT", "Laptop", 150_000, "laptops")];
+    for i in 0..150 {
+        products.push(product(&format!("PART-{i:03}"), "Part", 100, "parts"));
+    }
+    for c in rule_categories {
+        // The linked product sells least, so a rule would pick the other.
+        products.push(product(&format!("{c}-LINKED"), c, 1_000, c).with_popularity(1));
+        products.push(product(&format!("{c}-TOP"), c, 1_000, c).with_popularity(50));
+    }
+    let rules: Vec<(&str, &str, f64)> = rule_categories
+        .iter()
+        .map(|&c| ("laptops", c, 0.5))
+        .collect();
+    for (position, linked) in [(0, "bags"), (64, "mice"), (100, "docks"), (150, "fans")] {
+        let mut edges: Vec<(String, String, f64)> = (0..150)
+            .map(|i| ("LT".to_owned(), format!("PART-{i:03}"), 0.01))
+            .collect();
+        edges.insert(position, ("LT".into(), format!("{linked}-LINKED"), 0.02));
+        let edges: Vec<(&str, &str, f64)> = edges
+            .iter()
+            .map(|(f, t, w)| (f.as_str(), t.as_str(), *w))
+            .collect();
+        let e = engine(products.clone(), &edges, &rules);
+        let recs = ask(&e, &[("LT", 1)], &Request::new().limit(100));
+        let got = skus(&e, &recs);
+        for c in rule_categories {
+            let (top, via_edge) = (format!("{c}-TOP"), format!("{c}-LINKED"));
+            if c == linked {
+                // The edge at `position` reaches the category: no rule.
+                assert!(!got.contains(&top.as_str()), "{c} at {position}: {got:?}");
+                assert!(got.contains(&via_edge.as_str()), "{c} at {position}");
+            } else {
+                assert!(got.contains(&top.as_str()), "{c} at {position}: {got:?}");
+            }
+        }
+    }
+}
+
 // ---- upsell --------------------------------------------------------------
 
 /// Phone 15 in five tiers: mini (1) to ultra (5).

@@ -191,9 +191,22 @@ impl CrossSell {
                 }
             }
         } else {
-            // Over the slice: no bounds check per edge.
-            for &t in graph.edge_slices(edges).0 {
-                link(catalog.category(t));
+            // The targets' categories gathered into a small buffer, then
+            // each rule's category compared against all of them: the
+            // compiler turns the comparison into vector instructions,
+            // several edges per instruction.
+            let mut categories = [0u32; 64];
+            for chunk in graph.edge_slices(edges).0.chunks(categories.len()) {
+                for (c, &t) in categories.iter_mut().zip(chunk) {
+                    *c = catalog.category(t).0;
+                }
+                let categories = &categories[..chunk.len()];
+                for (i, &r) in masked.iter().enumerate() {
+                    let hit = categories
+                        .iter()
+                        .fold(0u32, |a, &c| a | u32::from(c == r.0));
+                    mask |= u64::from(hit) << i;
+                }
             }
         }
         mask
