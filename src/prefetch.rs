@@ -6,8 +6,9 @@
 //! the data arrives: with a few hundred instructions in flight, the work
 //! behind a burst of such reads stalls. A prefetch instruction retires at
 //! once. Replacing cross-sell's reads of every edge target's row with
-//! prefetches made cold calls on a million-product catalog 5-15% faster
-//! (BENCHMARKS.md, "Applied in the sixth round"), with the same answers.
+//! prefetches made cold 5- and 20-line calls on a million-product catalog
+//! 4-18% faster (BENCHMARKS.md, "Applied in the sixth round"), with the
+//! same answers.
 //!
 //! On x86 the instruction comes from `safe_arch` (the `core::arch`
 //! intrinsic is `unsafe`, which this crate forbids); on other targets a

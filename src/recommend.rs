@@ -329,7 +329,8 @@ impl Rules {
     }
 }
 
-/// Checks merchant rules against a catalog.
+/// Checks merchant rules against a catalog (for the JSON catalog loader).
+#[cfg(feature = "serde")]
 pub(crate) fn check_rules<C: Catalog + ?Sized>(catalog: &C, rules: &Rules) -> Result<()> {
     ResolvedRules::resolve(catalog, rules).map(|_| ())
 }
