@@ -229,3 +229,36 @@ fn recommend_reports_an_unknown_sku() {
     assert!(err.contains(r#"unknown SKU "NOPE-1""#), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+/// EVALUATION.md is written by `scripts/evaluation.sh` from
+/// `scripts/evaluation_head.md` (its prose, with `SUMMARY_ROWS` where the
+/// summary table's rows go) and the evaluate runs. Prose edited in
+/// EVALUATION.md alone would be lost the next time it is regenerated, so
+/// the two must agree everywhere but the generated rows.
+#[test]
+fn evaluation_md_prose_is_its_generator_head() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("file in the repository");
+    let head = read("scripts/evaluation_head.md");
+    let doc = read("EVALUATION.md");
+    let (before, after) = head
+        .split_once("SUMMARY_ROWS\n")
+        .expect("the head has a SUMMARY_ROWS line");
+    assert!(
+        doc.starts_with(before),
+        "EVALUATION.md's text before the summary rows differs from scripts/evaluation_head.md; \
+         edit the head and regenerate (bash scripts/evaluation.sh)"
+    );
+    let rest = &doc[before.len()..];
+    let rows = rest
+        .lines()
+        .take_while(|l| l.starts_with("| "))
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    assert!(rows > 0, "EVALUATION.md has no summary rows");
+    assert!(
+        rest[rows..].starts_with(after),
+        "EVALUATION.md's text after the summary rows differs from scripts/evaluation_head.md; \
+         edit the head and regenerate (bash scripts/evaluation.sh)"
+    );
+}
