@@ -194,9 +194,8 @@ pub trait Strategy<C: ?Sized>: Send + Sync + fmt::Debug {
     /// another blocks the processor from running ahead, and a prefetch that
     /// walked the whole chain measured slower than one that stops early.
     /// Where the address is known without a read, prefer a hint that
-    /// nothing waits for: [`Catalog::prefetch`](crate::Catalog::prefetch)
-    /// for a product's serving data (cross-sell issues one per edge
-    /// target).
+    /// nothing waits for: [`Catalog::prefetch`] for a product's serving
+    /// data (cross-sell issues one per edge target).
     fn prefetch(&self, _ctx: &Context<'_, C>) {}
 }
 
