@@ -460,6 +460,7 @@ pub struct Scratch {
     candidates: Candidates,
     batch: Vec<Candidate>,
     keys: Vec<u128>,
+    winners: Vec<u128>,
     picked: Vec<usize>,
     category_counts: Vec<(CategoryId, u32)>,
     out: Vec<Suggestion>,
@@ -474,8 +475,10 @@ impl Scratch {
 
 /// The rank order of a candidate as one integer, smallest first: pin
 /// order ascending, then score descending (in `f32::total_cmp` order), then
-/// product id ascending; the low 32 bits carry the candidate's index in the
-/// batch, to find it again.
+/// product id ascending; the low 32 bits carry the candidate's index (in
+/// the scored batch, or in the pool when scored inline), to find it again.
+/// The key holds the score and the product exactly, so an inline-scored
+/// winner is rebuilt from its key ([`key_score`], [`key_product`]).
 ///
 /// Selecting over 16-byte integers instead of whole candidates with a
 /// three-field comparator made top-k selection about three times cheaper
@@ -496,10 +499,70 @@ fn rank_key(pin: u32, score: f32, product: ProductId, index: usize) -> u128 {
         | index as u128
 }
 
-/// The batch index a [`rank_key`] carries.
+/// The index a [`rank_key`] carries.
 #[inline]
 fn key_index(key: u128) -> usize {
     (key & 0xFFFF_FFFF) as usize
+}
+
+/// The product a [`rank_key`] carries.
+#[inline]
+fn key_product(key: u128) -> ProductId {
+    ProductId((key >> 32) as u32)
+}
+
+/// The score a [`rank_key`] carries, bit for bit.
+#[inline]
+fn key_score(key: u128) -> f32 {
+    let ordered = !((key >> 64) as u32);
+    f32::from_bits(if ordered >> 31 == 1 {
+        ordered & !(1 << 31)
+    } else {
+        !ordered
+    })
+}
+
+/// What the engine's filter reads besides the candidate: the request and
+/// the cart's lookups, built once per call.
+struct Admission<'a> {
+    request: &'a Request,
+    cart_lines: &'a [CartLine],
+    cart_sorted: &'a [ProductId],
+    cart_filter: &'a IdFilter,
+    cart_groups: &'a [VariantGroupId],
+    excluded: &'a [ProductId],
+    excluded_categories: &'a [CategoryId],
+    purchased: &'a [ProductId],
+    /// Whether any exclusion or purchase history applies at all.
+    restricted: bool,
+}
+
+/// How the filter lets a candidate through.
+#[derive(Clone, Copy)]
+struct Admitted {
+    /// The product to suggest: the candidate's, or the variant standing
+    /// for it.
+    product: ProductId,
+    /// Units, capped by the stock.
+    quantity: u32,
+    /// The product is already in the cart: it comes back as a top-up, a
+    /// cross-sell, without its upgrade evidence.
+    top_up_only: bool,
+}
+
+impl Admitted {
+    /// The candidate as the filter lets it through.
+    #[inline]
+    fn apply(&self, c: &Candidate) -> Candidate {
+        let mut c = *c;
+        c.product = self.product;
+        c.quantity = self.quantity;
+        if self.top_up_only {
+            c.upgrade = None;
+            c.upgrade_fit = 0.0;
+        }
+        c
+    }
 }
 
 /// The recommender: catalog, strategies, scorer and rules.
@@ -527,6 +590,11 @@ pub struct Engine<C: Catalog + ?Sized = InMemoryCatalog> {
     catalog: Arc<C>,
     strategies: Vec<Arc<dyn Strategy<C>>>,
     scorer: Arc<dyn Scorer<C>>,
+    /// The scorer again when it is the built-in [`DefaultScorer`]: the
+    /// ranking loop then scores each candidate as it filters it, inline,
+    /// instead of copying the candidates into a batch for one dynamic
+    /// call. The same formula either way (see [`Engine::recommend_with`]).
+    fused: Option<Arc<DefaultScorer>>,
     rules: ResolvedRules,
     source_rules: Rules,
     bundles: Arc<Bundles>,
@@ -539,6 +607,7 @@ impl<C: Catalog + ?Sized> Clone for Engine<C> {
             catalog: Arc::clone(&self.catalog),
             strategies: self.strategies.clone(),
             scorer: Arc::clone(&self.scorer),
+            fused: self.fused.clone(),
             rules: self.rules.clone(),
             source_rules: self.source_rules.clone(),
             bundles: Arc::clone(&self.bundles),
@@ -553,6 +622,7 @@ pub struct EngineBuilder<C: Catalog + ?Sized = InMemoryCatalog> {
     catalog: Arc<C>,
     strategies: Vec<Arc<dyn Strategy<C>>>,
     scorer: Option<Arc<dyn Scorer<C>>>,
+    fused: Option<Arc<DefaultScorer>>,
     rules: Rules,
     bundles: Bundles,
     version: u64,
@@ -574,12 +644,16 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
 
     /// Sets the scorer (default [`DefaultScorer`]).
     pub fn scorer<S: Scorer<C> + 'static>(mut self, scorer: S) -> Self {
+        self.fused = (&scorer as &dyn std::any::Any)
+            .downcast_ref::<DefaultScorer>()
+            .map(|s| Arc::new(s.clone()));
         self.scorer = Some(Arc::new(scorer));
         self
     }
 
     /// Sets a shared scorer.
     pub fn shared_scorer(mut self, scorer: Arc<dyn Scorer<C>>) -> Self {
+        self.fused = None;
         self.scorer = Some(scorer);
         self
     }
@@ -619,12 +693,18 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
             });
         }
         let rules = ResolvedRules::resolve(&*self.catalog, &self.rules)?;
+        let (scorer, fused) = match self.scorer {
+            Some(scorer) => (scorer, self.fused),
+            None => {
+                let scorer = Arc::new(DefaultScorer::default());
+                (Arc::clone(&scorer) as Arc<dyn Scorer<C>>, Some(scorer))
+            }
+        };
         Ok(Engine {
             catalog: self.catalog,
             strategies: self.strategies,
-            scorer: self
-                .scorer
-                .unwrap_or_else(|| Arc::new(DefaultScorer::default())),
+            scorer,
+            fused,
             rules,
             source_rules: self.rules,
             bundles: Arc::new(self.bundles),
@@ -666,6 +746,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             catalog: catalog.into(),
             strategies: Vec::new(),
             scorer: None,
+            fused: None,
             rules: Rules::default(),
             bundles: Bundles::default(),
             version: 0,
@@ -698,6 +779,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             catalog,
             strategies: self.strategies.clone(),
             scorer: Arc::clone(&self.scorer),
+            fused: self.fused.clone(),
             rules,
             source_rules: self.source_rules.clone(),
             bundles: Arc::clone(&self.bundles),
@@ -726,6 +808,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             catalog: Arc::clone(&self.catalog),
             strategies,
             scorer: Arc::clone(&self.scorer),
+            fused: self.fused.clone(),
             rules: self.rules.clone(),
             source_rules: self.source_rules.clone(),
             bundles: Arc::clone(&self.bundles),
@@ -879,6 +962,7 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             candidates,
             batch,
             keys,
+            winners,
             picked,
             category_counts,
             out,
@@ -916,7 +1000,6 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
         cart_groups.sort_unstable();
         cart_groups.dedup();
 
-        batch.clear();
         let rules = &self.rules;
         // Most calls exclude nothing: then the five searches per candidate
         // below are skipped with one predictable branch.
@@ -925,119 +1008,92 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
             && rules.excluded_categories.is_empty()
             && excluded_categories.is_empty()
             && purchased.is_empty());
-        let mut substituted = false;
-        let mut variants = 0usize;
-        // The catalog rows read here are mostly in cache already: cross-sell
-        // touches every edge target's row, upsell reads its tiers' rows. A
-        // separate loop that read every candidate's variant group ahead of
-        // this one, to overlap the row misses, cost more than it hid once
-        // the strategies did that (removing it: 3-8% per call).
-        for c in candidates.as_slice() {
-            let group = catalog.variant_group(c.product);
-            let mut c = *c;
-            if !request.kinds.includes(c.kind()) {
-                continue;
-            }
-            if let Some(group) = group {
-                // Never a sibling of a cart line; otherwise the best
-                // concrete variant for this cart.
-                if cart_groups.binary_search(&group).is_ok() {
-                    continue;
-                }
-                match pick_variant(catalog, cart_lines, cart_sorted, excluded, &c, group) {
-                    Some(v) => {
-                        substituted |= v != c.product;
-                        variants += 1;
-                        c.product = v;
-                    }
-                    None => continue,
-                }
-            }
-            let p = c.product;
-            if cart_filter.may_contain(p) && cart_sorted.binary_search(&p).is_ok() {
-                // A cart product comes back only as a top-up of its
-                // quantity, a cross-sell: an upgrade *to* it replaces
-                // nothing the customer lacks.
-                if !c.top_up {
-                    continue;
-                }
-                if c.upgrade.is_some() {
-                    c.upgrade = None;
-                    c.upgrade_fit = 0.0;
-                    if !request.kinds.includes(Kind::CrossSell) {
-                        continue;
-                    }
-                }
-            }
-            // Untracked stock caps nothing. Read through `stock_level`:
-            // tracked or not is close to random per candidate, and a
-            // mispredicted branch costs more than the select.
-            let available = catalog.stock_level(p);
-            if available == 0 {
-                continue;
-            }
-            c.quantity = c.quantity.clamp(1, available);
-            if let Some(budget) = request.budget {
-                match catalog.price(p).checked_mul(c.quantity) {
-                    Some(cost) if cost <= budget => {}
-                    _ => continue,
-                }
-            }
-            if restricted && self.restricted(&c, excluded, excluded_categories, purchased) {
-                continue;
-            }
-            batch.push(c);
-        }
-        // Two candidates may name one product (variants resolved to it) or
-        // two variants of one group (when no matching attribute decides):
-        // either way the page should show one.
-        if substituted || variants > 1 {
-            merge_duplicates(catalog, batch);
-        }
-        if batch.is_empty() {
-            return Ok(&out[..]);
-        }
-
-        // One dynamic call scores the whole batch.
-        self.scorer.score(&ctx, batch);
+        let admission = Admission {
+            request,
+            cart_lines,
+            cart_sorted,
+            cart_filter,
+            cart_groups,
+            excluded,
+            excluded_categories,
+            purchased,
+            restricted,
+        };
+        let list = candidates.as_slice();
         keys.clear();
-        for (i, c) in batch.iter_mut().enumerate() {
-            let p = c.product;
-            if !c.score.is_finite() {
-                c.score = f32::MIN;
+        // With the built-in scorer each candidate is scored as it passes
+        // the filter, and only its 16-byte key is kept: no copy of the
+        // 56-byte candidate into a batch, no second pass over it, no
+        // dynamic call (5- and 20-line calls 6-11% faster; BENCHMARKS.md,
+        // "Applied in the sixth round"). The winners are rebuilt from
+        // their keys. Substituted variants may need merging first, which
+        // the batch does: such a call is ranked again through it.
+        let mut fused = self.fused.as_deref();
+        if let Some(scorer) = fused {
+            let merge = self.filter_pool(&admission, list, |i, c, a| {
+                let evidence = if a.top_up_only {
+                    c.best_complement
+                } else {
+                    c.evidence()
+                };
+                let score = scorer.score_of(catalog, a.product, evidence, c.cross_weight);
+                let score = self.finish_score(score, a.product);
+                keys.push(rank_key(
+                    self.pin_rank(a.product, c.pinned),
+                    score,
+                    a.product,
+                    i,
+                ));
+            });
+            if merge {
+                fused = None;
             }
-            if !rules.boosts.is_empty() {
-                if let Ok(j) = rules.boosts.binary_search_by_key(&p, |b| b.0) {
-                    // A large boost of a large score saturates rather than
-                    // overflowing to a non-finite score.
-                    c.score = (c.score * rules.boosts[j].1).clamp(f32::MIN, f32::MAX);
-                }
+        }
+        if fused.is_none() {
+            keys.clear();
+            batch.clear();
+            let merge = self.filter_pool(&admission, list, |_, c, a| batch.push(a.apply(c)));
+            // Two candidates may name one product (variants resolved to
+            // it) or two variants of one group (when no matching attribute
+            // decides): either way the page should show one.
+            if merge {
+                merge_duplicates(catalog, batch);
             }
-            // Merchant-wide pins first (in their order), then pinned links.
-            let pin = match rules.pins.binary_search_by_key(&p, |b| b.0) {
-                Ok(j) => rules.pins[j].1,
-                Err(_) if c.pinned => u32::MAX - 1,
-                Err(_) => u32::MAX,
-            };
-            keys.push(rank_key(pin, c.score, p, i));
+            if batch.is_empty() {
+                return Ok(&out[..]);
+            }
+            // One dynamic call scores the whole batch.
+            self.scorer.score(&ctx, batch);
+            for (i, c) in batch.iter_mut().enumerate() {
+                c.score = self.finish_score(c.score, c.product);
+                keys.push(rank_key(
+                    self.pin_rank(c.product, c.pinned),
+                    c.score,
+                    c.product,
+                    i,
+                ));
+            }
+        }
+        if keys.is_empty() {
+            return Ok(&out[..]);
         }
 
         let cap = request.max_per_category.or(rules.max_per_category);
         picked.clear();
+        winners.clear();
         match cap {
             None => {
                 let head = topk::top_k_by(keys, request.limit, u128::cmp);
-                picked.extend(head.iter().map(|&k| key_index(k)));
+                winners.extend_from_slice(head);
             }
             Some(cap) => {
                 let counts = RefCell::new(std::mem::take(category_counts));
-                let batch = &*batch;
                 topk::top_k_filtered(
                     keys,
                     request.limit,
                     u128::cmp,
                     |&k| {
-                        let category = catalog.category(batch[key_index(k)].product);
+                        let category = catalog.category(key_product(k));
                         let mut counts = counts.borrow_mut();
                         match counts.iter_mut().find(|c| c.0 == category) {
                             Some(c) if c.1 >= cap => false,
@@ -1055,24 +1111,154 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                     picked,
                 );
                 *category_counts = counts.into_inner();
-                // `picked` holds positions in `keys`; make them batch indexes.
-                for i in picked.iter_mut() {
-                    *i = key_index(keys[*i]);
-                }
+                // `picked` holds positions in `keys`.
+                winners.extend(picked.iter().map(|&at| keys[at]));
             }
         }
 
-        for &i in picked.iter() {
-            let c = &batch[i];
+        for &key in winners.iter() {
+            let i = key_index(key);
+            let c = match fused {
+                // A winner of the fused loop, rebuilt as the filter let it
+                // through (see `Admitted::apply`), with its key's score.
+                Some(_) => {
+                    let c = &list[i];
+                    let product = key_product(key);
+                    let a = Admitted {
+                        product,
+                        quantity: c.quantity.clamp(1, catalog.stock_level(product)),
+                        top_up_only: c.upgrade.is_some()
+                            && cart_filter.may_contain(product)
+                            && cart_sorted.binary_search(&product).is_ok(),
+                    };
+                    let mut c = a.apply(c);
+                    c.score = key_score(key);
+                    c
+                }
+                None => batch[i],
+            };
             out.push(Suggestion {
                 product: c.product,
                 kind: c.kind(),
                 score: c.score,
                 quantity: c.quantity,
-                reason: self.reason(cart_lines, c),
+                reason: self.reason(cart_lines, &c),
             });
         }
         Ok(&out[..])
+    }
+
+    /// The engine's one filter, for both ways of ranking: calls
+    /// `emit(index, candidate, how)` for every candidate of the pool that
+    /// may be suggested, with the variant that stands for it, its units,
+    /// and whether it comes back only as a top-up of a cart line. Returns
+    /// whether variant substitution may have left two candidates for one
+    /// product or group, to be merged.
+    ///
+    /// The tests are written out in the loop rather than in a function
+    /// returning an `Option` per candidate: the same logic that way
+    /// compiled to 1.4k more instructions per 5-line call and measured
+    /// 2-4% slower. The catalog rows read here are mostly in cache
+    /// already: cross-sell prefetches every edge target's row, upsell
+    /// reads its tiers' rows.
+    #[inline(always)]
+    fn filter_pool(
+        &self,
+        f: &Admission<'_>,
+        list: &[Candidate],
+        mut emit: impl FnMut(usize, &Candidate, Admitted),
+    ) -> bool {
+        let catalog = &*self.catalog;
+        let (mut substituted, mut variants) = (false, 0usize);
+        for (i, c) in list.iter().enumerate() {
+            let group = catalog.variant_group(c.product);
+            if !f.request.kinds.includes(c.kind()) {
+                continue;
+            }
+            let mut product = c.product;
+            if let Some(group) = group {
+                // Never a sibling of a cart line; otherwise the best
+                // concrete variant for this cart.
+                if f.cart_groups.binary_search(&group).is_ok() {
+                    continue;
+                }
+                match pick_variant(catalog, f.cart_lines, f.cart_sorted, f.excluded, c, group) {
+                    Some(v) => {
+                        substituted |= v != c.product;
+                        variants += 1;
+                        product = v;
+                    }
+                    None => continue,
+                }
+            }
+            let mut top_up_only = false;
+            if f.cart_filter.may_contain(product) && f.cart_sorted.binary_search(&product).is_ok() {
+                // A cart product comes back only as a top-up of its
+                // quantity, a cross-sell: an upgrade *to* it replaces
+                // nothing the customer lacks.
+                if !c.top_up {
+                    continue;
+                }
+                if c.upgrade.is_some() {
+                    top_up_only = true;
+                    if !f.request.kinds.includes(Kind::CrossSell) {
+                        continue;
+                    }
+                }
+            }
+            // Untracked stock caps nothing. Read through `stock_level`:
+            // tracked or not is close to random per candidate, and a
+            // mispredicted branch costs more than the select.
+            let available = catalog.stock_level(product);
+            if available == 0 {
+                continue;
+            }
+            let quantity = c.quantity.clamp(1, available);
+            if let Some(budget) = f.request.budget {
+                match catalog.price(product).checked_mul(quantity) {
+                    Some(cost) if cost <= budget => {}
+                    _ => continue,
+                }
+            }
+            let a = Admitted {
+                product,
+                quantity,
+                top_up_only,
+            };
+            if f.restricted
+                && self.restricted(&a.apply(c), f.excluded, f.excluded_categories, f.purchased)
+            {
+                continue;
+            }
+            emit(i, c, a);
+        }
+        substituted || variants > 1
+    }
+
+    /// A scorer's score made fit to rank: a non-finite one ranks last, and
+    /// the merchant's boost multiplies it, saturating rather than
+    /// overflowing to a non-finite score.
+    #[inline(always)]
+    fn finish_score(&self, score: f32, product: ProductId) -> f32 {
+        let mut score = if score.is_finite() { score } else { f32::MIN };
+        let boosts = &self.rules.boosts;
+        if !boosts.is_empty() {
+            if let Ok(j) = boosts.binary_search_by_key(&product, |b| b.0) {
+                score = (score * boosts[j].1).clamp(f32::MIN, f32::MAX);
+            }
+        }
+        score
+    }
+
+    /// A candidate's pin rank: merchant-wide pins first (in their order),
+    /// then pinned links, then the rest.
+    #[inline(always)]
+    fn pin_rank(&self, product: ProductId, pinned: bool) -> u32 {
+        match self.rules.pins.binary_search_by_key(&product, |b| b.0) {
+            Ok(j) => self.rules.pins[j].1,
+            Err(_) if pinned => u32::MAX - 1,
+            Err(_) => u32::MAX,
+        }
     }
 
     /// Suggestions for several placements of one page (a product page's
@@ -1448,7 +1634,7 @@ impl<R: Recommender + ?Sized> Recommender for Arc<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::{key_index, rank_key, IdFilter};
+    use super::{key_index, key_product, key_score, rank_key, IdFilter};
     use crate::id::ProductId;
     use proptest::prelude::*;
 
@@ -1476,6 +1662,22 @@ mod tests {
             let kb = rank_key(b.0, b.1, ProductId(b.2), 7);
             prop_assert_eq!(ka.cmp(&kb), reference);
             prop_assert_eq!(key_index(ka), 7);
+        }
+
+        /// A key gives back its score (every bit: signed zeros, extremes,
+        /// any finite or non-finite value), its product and its index.
+        #[test]
+        fn rank_keys_give_back_score_product_and_index(
+            pin in any::<u32>(),
+            bits in any::<u32>(),
+            product in any::<u32>(),
+            index in 0usize..=u32::MAX as usize,
+        ) {
+            let score = f32::from_bits(bits);
+            let key = rank_key(pin, score, ProductId(product), index);
+            prop_assert_eq!(key_score(key).to_bits(), bits);
+            prop_assert_eq!(key_product(key), ProductId(product));
+            prop_assert_eq!(key_index(key), index);
         }
 
         /// The cart filter never says "not in the set" of a member.

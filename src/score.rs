@@ -40,6 +40,7 @@ use std::fmt;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::id::ProductId;
 use crate::strategy::{Candidate, Context, Evidence};
 
 /// Ranks candidates. Object-safe; the engine stores `Box<dyn Scorer<C>>`
@@ -194,46 +195,62 @@ impl<C: Catalog + ?Sized> Scorer<C> for DefaultScorer {
     }
 
     fn score(&self, ctx: &Context<'_, C>, candidates: &mut [Candidate]) {
-        let cat = ctx.catalog;
-        let w = &self.weights;
-        for c in candidates {
-            // One row read per candidate: price, both precomputed terms and
-            // stock share a cache line in the in-memory catalog.
-            let price = cat.price(c.product).minor();
-            let margin = cat.margin(c.product);
-            let (relevance, price_fit) = match c.evidence() {
-                Some(Evidence::Upgrade { fit, .. }) => (fit, fit),
-                Some(Evidence::Complement { source, .. }) => {
-                    let anchor = cat.price(source).minor();
-                    let fit = if anchor == 0 {
-                        0.5
-                    } else {
-                        let ratio = price as f64 / anchor as f64;
-                        (1.0 - (ratio - 0.3) / 1.2).clamp(0.0, 1.0) as f32
-                    };
-                    (saturate(c.cross_weight), fit)
-                }
-                None => (0.0, 0.0),
-            };
-            let popularity = cat.popularity_term(c.product);
-            // s / low_stock below low_stock, else 1 (low / low is exactly
-            // 1.0); untracked stock counts as plenty. Branch-free, since
-            // tracked or not is close to random per candidate.
-            let depth = if w.low_stock == 0 {
-                1.0
-            } else {
-                let s = cat.stock_level(c.product).min(w.low_stock);
-                match self.depth.get(s as usize) {
-                    Some(&d) => d,
-                    None => s as f32 / w.low_stock as f32,
-                }
-            };
-            c.score = w.relevance * relevance
-                + w.margin * margin
-                + w.price_fit * price_fit
-                + w.popularity * popularity
-                + w.stock_depth * depth;
+        for c in candidates.iter_mut() {
+            c.score = self.score_of(ctx.catalog, c.product, c.evidence(), c.cross_weight);
         }
+    }
+}
+
+impl DefaultScorer {
+    /// The score of a candidate for `product` with `evidence` (its
+    /// [`Candidate::evidence`]) and summed cross-sell weight
+    /// `cross_weight`: what [`Scorer::score`] sets, one candidate at a
+    /// time. The engine calls it as it filters, without a batch.
+    #[inline(always)]
+    pub(crate) fn score_of<C: Catalog + ?Sized>(
+        &self,
+        cat: &C,
+        product: ProductId,
+        evidence: Option<Evidence>,
+        cross_weight: f32,
+    ) -> f32 {
+        let w = &self.weights;
+        // One row read per candidate: price, both precomputed terms and
+        // stock share a cache line in the in-memory catalog.
+        let price = cat.price(product).minor();
+        let margin = cat.margin(product);
+        let (relevance, price_fit) = match evidence {
+            Some(Evidence::Upgrade { fit, .. }) => (fit, fit),
+            Some(Evidence::Complement { source, .. }) => {
+                let anchor = cat.price(source).minor();
+                let fit = if anchor == 0 {
+                    0.5
+                } else {
+                    let ratio = price as f64 / anchor as f64;
+                    (1.0 - (ratio - 0.3) / 1.2).clamp(0.0, 1.0) as f32
+                };
+                (saturate(cross_weight), fit)
+            }
+            None => (0.0, 0.0),
+        };
+        let popularity = cat.popularity_term(product);
+        // s / low_stock below low_stock, else 1 (low / low is exactly
+        // 1.0); untracked stock counts as plenty. Branch-free, since
+        // tracked or not is close to random per candidate.
+        let depth = if w.low_stock == 0 {
+            1.0
+        } else {
+            let s = cat.stock_level(product).min(w.low_stock);
+            match self.depth.get(s as usize) {
+                Some(&d) => d,
+                None => s as f32 / w.low_stock as f32,
+            }
+        };
+        w.relevance * relevance
+            + w.margin * margin
+            + w.price_fit * price_fit
+            + w.popularity * popularity
+            + w.stock_depth * depth
     }
 }
 

@@ -823,6 +823,57 @@ fn demo_engine() -> Engine {
     from_json_str(DEMO).unwrap().into_engine().unwrap()
 }
 
+/// The demo shop (variants, quantity links, pinned links, merchant rules)
+/// ranked with the default scorer inline (given by value) and through a
+/// batch (shared as a trait object): every one- and two-line cart of its
+/// products, under several requests, gets the same answer to the bit.
+#[test]
+fn inline_default_scoring_equals_the_batch_on_the_demo_shop() {
+    let inline = demo_engine();
+    let loaded = from_json_str(DEMO).unwrap();
+    let batch = Engine::builder(loaded.catalog)
+        .strategy(CrossSell::new(
+            Arc::new(loaded.graph),
+            Arc::new(loaded.category_rules),
+        ))
+        .strategy(Upsell::default())
+        .shared_scorer(Arc::new(DefaultScorer::default()))
+        .rules(loaded.rules)
+        .bundles(loaded.bundles)
+        .build()
+        .unwrap();
+    let n = inline.catalog().len() as u32;
+    let requests = [
+        Request::new().limit(10),
+        Request::new().limit(3).kinds(Kinds::Upsell),
+        Request::new().limit(5).budget(Money(5_000)),
+        Request::new().limit(10).max_per_category(1),
+    ];
+    let mut answers = 0;
+    for a in 0..n {
+        for b in [None, Some((a + 1) % n), Some((a * 7 + 3) % n)] {
+            let mut cart = vec![CartLine {
+                product: cartwise::ProductId(a),
+                quantity: 2,
+            }];
+            if let Some(b) = b {
+                cart.push(CartLine {
+                    product: cartwise::ProductId(b),
+                    quantity: 1,
+                });
+            }
+            for request in &requests {
+                let x = inline.recommend(&cart, request).unwrap();
+                let y = batch.recommend(&cart, request).unwrap();
+                assert_eq!(x.suggestions, y.suggestions, "cart {cart:?}, {request:?}");
+                answers += usize::from(!x.suggestions.is_empty());
+            }
+        }
+    }
+    // The comparison means something only if most carts get suggestions.
+    assert!(answers > n as usize * 6, "{answers} non-empty answers");
+}
+
 /// The four sample carts of `examples/shop.rs`.
 const SHOP_CARTS: [&[(&str, u32)]; 4] = [
     &[("PH-15-PRO", 1)],

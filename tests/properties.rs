@@ -10,14 +10,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use cartwise::{
     CartLine, Catalog, DefaultScorer, Engine, FeatureRule, InMemoryCatalog, Kind, Kinds, Product,
-    Reason, Recommender, RelevanceScorer, Request, Scratch, Suggestion, UpsellConfig, Via,
+    Reason, Recommender, RelevanceScorer, Request, ScoreWeights, Scratch, Suggestion, UpsellConfig,
+    Via,
 };
 use common::{
-    arb_scenario, assert_suggestions_valid, build_engine, build_engine_ordered, cart_lines,
-    price_cap, Scenario, World,
+    arb_scenario, assert_suggestions_valid, build_engine, build_engine_ordered,
+    build_engine_shared, cart_lines, price_cap, Scenario, World,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -421,6 +423,19 @@ proptest! {
         let third = engine.recommend_with(&mut scratch, &cart, &s.request).unwrap().to_vec();
         prop_assert_eq!(&first.suggestions, &third);
         assert_suggestions_valid(&engine, &cart, &s.request, &third, &s.upsell)?;
+    }
+
+    /// The default scorer given by value is scored inline as the engine
+    /// filters; shared as a trait object, through a batch. Both rank alike,
+    /// to the bit, under every merchant rule and request option.
+    #[test]
+    fn inline_default_scoring_equals_the_batch(s in arb_scenario(), low_stock in 0u32..8) {
+        let mut weights = ScoreWeights::default();
+        weights.low_stock = low_stock;
+        let scorer = DefaultScorer::new(weights).unwrap();
+        let inline = build_engine(&s.world, &s.upsell, scorer.clone());
+        let batch = build_engine_shared(&s.world, &s.upsell, Arc::new(scorer));
+        prop_assert_eq!(run_checked(&inline, &s)?, run_checked(&batch, &s)?);
     }
 
     /// Two engines built separately from the same shop answer identically.

@@ -475,6 +475,26 @@ pub fn build_engine_ordered<S: Scorer<InMemoryCatalog> + 'static>(
         .expect("generated engine is valid")
 }
 
+/// As [`build_engine`], with the scorer given as a shared trait object,
+/// which the engine ranks through a batch and one dynamic call even for
+/// [`DefaultScorer`](cartwise::DefaultScorer) (given by value, it is scored
+/// inline as the candidates are filtered).
+pub fn build_engine_shared(
+    world: &World,
+    upsell: &UpsellConfig,
+    scorer: Arc<dyn Scorer<InMemoryCatalog>>,
+) -> Engine {
+    let catalog = build_catalog(world, None);
+    let (graph, category_rules) = build_graph(world, &catalog, None);
+    Engine::builder(catalog)
+        .strategy(CrossSell::new(Arc::new(graph), Arc::new(category_rules)))
+        .strategy(Upsell::new(upsell.clone()).expect("generated upsell config is valid"))
+        .shared_scorer(scorer)
+        .rules(world.rules.clone())
+        .build()
+        .expect("generated engine is valid")
+}
+
 /// The cart lines of a scenario over a built catalog.
 pub fn cart_lines<C: Catalog + ?Sized>(
     catalog: &C,
