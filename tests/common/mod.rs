@@ -464,13 +464,8 @@ pub fn build_engine_ordered<S: Scorer<InMemoryCatalog> + 'static>(
     product_order: Option<&[usize]>,
     edge_order: Option<&[usize]>,
 ) -> Engine {
-    let catalog = build_catalog(world, product_order);
-    let (graph, category_rules) = build_graph(world, &catalog, edge_order);
-    Engine::builder(catalog)
-        .strategy(CrossSell::new(Arc::new(graph), Arc::new(category_rules)))
-        .strategy(Upsell::new(upsell.clone()).expect("generated upsell config is valid"))
+    engine_builder(world, upsell, product_order, edge_order)
         .scorer(scorer)
-        .rules(world.rules.clone())
         .build()
         .expect("generated engine is valid")
 }
@@ -484,15 +479,26 @@ pub fn build_engine_shared(
     upsell: &UpsellConfig,
     scorer: Arc<dyn Scorer<InMemoryCatalog>>,
 ) -> Engine {
-    let catalog = build_catalog(world, None);
-    let (graph, category_rules) = build_graph(world, &catalog, None);
+    engine_builder(world, upsell, None, None)
+        .shared_scorer(scorer)
+        .build()
+        .expect("generated engine is valid")
+}
+
+/// The world's engine before its scorer is chosen: cross-sell, then upsell
+/// with `upsell`, and the world's merchant rules.
+fn engine_builder(
+    world: &World,
+    upsell: &UpsellConfig,
+    product_order: Option<&[usize]>,
+    edge_order: Option<&[usize]>,
+) -> cartwise::EngineBuilder {
+    let catalog = build_catalog(world, product_order);
+    let (graph, category_rules) = build_graph(world, &catalog, edge_order);
     Engine::builder(catalog)
         .strategy(CrossSell::new(Arc::new(graph), Arc::new(category_rules)))
         .strategy(Upsell::new(upsell.clone()).expect("generated upsell config is valid"))
-        .shared_scorer(scorer)
         .rules(world.rules.clone())
-        .build()
-        .expect("generated engine is valid")
 }
 
 /// The cart lines of a scenario over a built catalog.
