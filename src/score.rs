@@ -131,6 +131,12 @@ impl ScoreWeights {
 
 /// The default blend of relevance, margin, price fit and popularity; see
 /// the [module docs](self).
+///
+/// Given to an engine by value ([`Engine::standard`](crate::Engine::standard),
+/// [`EngineBuilder::scorer`](crate::EngineBuilder::scorer)), it is applied
+/// to each candidate as the engine's filter admits it, without the batch
+/// and the dynamic call a [`Scorer`] otherwise gets; the scores are the
+/// same either way.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DefaultScorer {
     weights: ScoreWeights,
