@@ -590,10 +590,11 @@ pub struct Engine<C: Catalog + ?Sized = InMemoryCatalog> {
     catalog: Arc<C>,
     strategies: Vec<Arc<dyn Strategy<C>>>,
     scorer: Arc<dyn Scorer<C>>,
-    /// The scorer again when it is the built-in [`DefaultScorer`]: the
-    /// ranking loop then scores each candidate as it filters it, inline,
-    /// instead of copying the candidates into a batch for one dynamic
-    /// call. The same formula either way (see [`Engine::recommend_with`]).
+    /// `scorer` itself (the same instance) when it is the built-in
+    /// [`DefaultScorer`]: the ranking loop then scores each candidate as
+    /// it filters it, inline, instead of copying the candidates into a
+    /// batch for one dynamic call. The same formula either way (see
+    /// [`Engine::recommend_with`]).
     fused: Option<Arc<DefaultScorer>>,
     rules: ResolvedRules,
     source_rules: Rules,
@@ -644,10 +645,11 @@ impl<C: Catalog + ?Sized + 'static> EngineBuilder<C> {
 
     /// Sets the scorer (default [`DefaultScorer`]).
     pub fn scorer<S: Scorer<C> + 'static>(mut self, scorer: S) -> Self {
-        self.fused = (&scorer as &dyn std::any::Any)
-            .downcast_ref::<DefaultScorer>()
-            .map(|s| Arc::new(s.clone()));
-        self.scorer = Some(Arc::new(scorer));
+        let scorer = Arc::new(scorer);
+        // The same instance, seen as the built-in scorer when it is one.
+        let any: Arc<dyn std::any::Any + Send + Sync> = scorer.clone();
+        self.fused = any.downcast::<DefaultScorer>().ok();
+        self.scorer = Some(scorer);
         self
     }
 
