@@ -829,19 +829,44 @@ fn demo_engine() -> Engine {
 /// products, under several requests, gets the same answer to the bit.
 #[test]
 fn inline_default_scoring_equals_the_batch_on_the_demo_shop() {
-    let inline = demo_engine();
-    let loaded = from_json_str(DEMO).unwrap();
-    let batch = Engine::builder(loaded.catalog)
-        .strategy(CrossSell::new(
-            Arc::new(loaded.graph),
-            Arc::new(loaded.category_rules),
-        ))
-        .strategy(Upsell::default())
-        .shared_scorer(Arc::new(DefaultScorer::default()))
-        .rules(loaded.rules)
-        .bundles(loaded.bundles)
-        .build()
-        .unwrap();
+    // With the shop's merchant rules, and without them (the calls the
+    // engine's plain filter takes, until a variant or pinned link's target
+    // sends it to the full one).
+    for merchant_rules in [true, false] {
+        let build = |shared: bool| {
+            let loaded = from_json_str(DEMO).unwrap();
+            let b = Engine::builder(loaded.catalog)
+                .strategy(CrossSell::new(
+                    Arc::new(loaded.graph),
+                    Arc::new(loaded.category_rules),
+                ))
+                .strategy(Upsell::default())
+                .rules(if merchant_rules {
+                    loaded.rules
+                } else {
+                    Rules::new()
+                })
+                .bundles(loaded.bundles);
+            if shared {
+                b.shared_scorer(Arc::new(DefaultScorer::default()))
+            } else {
+                b.scorer(DefaultScorer::default())
+            }
+            .build()
+            .unwrap()
+        };
+        let inline = if merchant_rules {
+            demo_engine()
+        } else {
+            build(false)
+        };
+        inline_equals_batch_on_every_small_cart(&inline, &build(true));
+    }
+}
+
+/// Every one- and two-line cart of `inline`'s shop (three second lines
+/// per first), under four requests, answered alike by both engines.
+fn inline_equals_batch_on_every_small_cart(inline: &Engine, batch: &Engine) {
     let n = inline.catalog().len() as u32;
     let requests = [
         Request::new().limit(10),

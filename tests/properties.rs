@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use cartwise::{
     CartLine, Catalog, DefaultScorer, Engine, FeatureRule, InMemoryCatalog, Kind, Kinds, Product,
-    Reason, Recommender, RelevanceScorer, Request, ScoreWeights, Scratch, Suggestion, UpsellConfig,
-    Via,
+    Reason, Recommender, RelevanceScorer, Request, Rules, ScoreWeights, Scratch, Suggestion,
+    UpsellConfig, Via,
 };
 use common::{
     arb_scenario, assert_suggestions_valid, build_engine, build_engine_ordered,
@@ -430,6 +430,32 @@ proptest! {
     /// to the bit, under every merchant rule and request option.
     #[test]
     fn inline_default_scoring_equals_the_batch(s in arb_scenario(), low_stock in 0u32..8) {
+        let mut weights = ScoreWeights::default();
+        weights.low_stock = low_stock;
+        let scorer = DefaultScorer::new(weights).unwrap();
+        let inline = build_engine(&s.world, &s.upsell, scorer.clone());
+        let batch = build_engine_shared(&s.world, &s.upsell, Arc::new(scorer));
+        prop_assert_eq!(run_checked(&inline, &s)?, run_checked(&batch, &s)?);
+    }
+
+    /// A call without merchant rules, budget or exclusions (the most
+    /// common kind) is ranked by the engine's plain filter, which leaves
+    /// those checks out and keys candidates by score and product alone.
+    /// It ranks as the batch does, to the bit, with any kinds, limit and
+    /// per-category cap.
+    #[test]
+    fn plain_inline_scoring_equals_the_batch(s in arb_scenario(), low_stock in 0u32..8) {
+        let mut s = s;
+        let mut rules = Rules::new();
+        if let Some(cap) = s.world.rules.max_per_category {
+            rules = rules.max_per_category(cap);
+        }
+        s.world.rules = rules;
+        let mut request = Request::new().limit(s.request.limit).kinds(s.request.kinds);
+        if let Some(cap) = s.request.max_per_category {
+            request = request.max_per_category(cap);
+        }
+        s.request = request;
         let mut weights = ScoreWeights::default();
         weights.low_stock = low_stock;
         let scorer = DefaultScorer::new(weights).unwrap();

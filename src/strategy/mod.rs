@@ -469,6 +469,17 @@ impl Candidates {
         }
     }
 
+    /// The position in [`as_slice`](Self::as_slice) of `product`'s
+    /// candidate, if it is one.
+    #[inline]
+    pub(crate) fn index_of(&self, product: ProductId) -> Option<usize> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let (h, found) = self.find(product);
+        found.then(|| (self.table[h] & 0xFFFF_FFFF) as usize)
+    }
+
     pub(crate) fn set_strategy(&mut self, index: usize) {
         self.strategy = u16::try_from(index).unwrap_or(u16::MAX);
     }
