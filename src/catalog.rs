@@ -342,6 +342,23 @@ struct Hot {
 /// `Hot::flags` bit: the product's stock is tracked.
 const TRACKED: u32 = 1;
 
+/// `Hot::flags` bits above [`TRACKED`]: the product's family id plus one,
+/// 0 for none, [`FAMILY_ELSEWHERE`] for an id too large to fit (read from
+/// the family array then). Upsell asks every cart line for its family;
+/// from the row, which loading the cart already read, that costs no miss.
+const FAMILY_SHIFT: u32 = 1;
+const FAMILY_ELSEWHERE: u32 = u32::MAX >> FAMILY_SHIFT;
+
+/// The flags bits of family `f` (or [`NO_FAMILY`]).
+fn family_bits(f: u32) -> u32 {
+    let v = if f == NO_FAMILY {
+        0
+    } else {
+        f.saturating_add(1).min(FAMILY_ELSEWHERE)
+    };
+    v << FAMILY_SHIFT
+}
+
 impl Hot {
     #[inline]
     fn stock(&self) -> Option<u32> {
@@ -458,6 +475,7 @@ fn hot_rows(
     max_popularity: u32,
     category: &[CategoryId],
     variant_group: &[u32],
+    family: &[u32],
 ) -> Vec<Hot> {
     (0..price.len())
         .map(|i| {
@@ -468,7 +486,7 @@ fn hot_rows(
                 stock: 0,
                 category: category[i],
                 variant_group: variant_group[i],
-                flags: 0,
+                flags: family_bits(family[i]),
             };
             h.set_stock(stock[i]);
             h
@@ -779,8 +797,14 @@ impl Catalog for InMemoryCatalog {
     }
     #[inline]
     fn family(&self, id: ProductId) -> Option<FamilyId> {
-        let f = self.fixed.family[id.index()];
-        (f != NO_FAMILY).then_some(FamilyId(f))
+        match self.hot[id.index()].flags >> FAMILY_SHIFT {
+            0 => None,
+            FAMILY_ELSEWHERE => {
+                let f = self.fixed.family[id.index()];
+                (f != NO_FAMILY).then_some(FamilyId(f))
+            }
+            f => Some(FamilyId(f - 1)),
+        }
     }
     #[inline]
     fn tier(&self, id: ProductId) -> u32 {
@@ -1112,6 +1136,7 @@ impl CatalogBuilder {
             max_popularity,
             &category,
             &variant_group,
+            &family,
         );
         let category_index = interner
             .index
@@ -1169,6 +1194,41 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The family id kept in the serving row: none, a small id, and an id
+    /// too large for the row, which `family` then reads from the array.
+    #[test]
+    fn family_in_the_row_and_its_fallback() {
+        assert_eq!(family_bits(NO_FAMILY), 0);
+        assert_eq!(family_bits(0), 1 << FAMILY_SHIFT);
+        assert_eq!(
+            family_bits(FAMILY_ELSEWHERE - 2) >> FAMILY_SHIFT,
+            FAMILY_ELSEWHERE - 1
+        );
+        for f in [FAMILY_ELSEWHERE - 1, FAMILY_ELSEWHERE, NO_FAMILY - 1] {
+            assert_eq!(
+                family_bits(f) >> FAMILY_SHIFT,
+                FAMILY_ELSEWHERE,
+                "family {f}"
+            );
+        }
+        let mut cat = sample();
+        let (c, d, a) = (
+            cat.id("c").unwrap(),
+            cat.id("d").unwrap(),
+            cat.id("a").unwrap(),
+        );
+        let family = cat.family(c).unwrap();
+        assert_eq!(cat.family(d), Some(family));
+        assert_eq!(cat.family(a), None);
+        let with_stock = cat.with_stock([(c, Some(3)), (a, None)]).unwrap();
+        assert_eq!(with_stock.family(c), Some(family));
+        assert_eq!(with_stock.family(a), None);
+        // An id stored as "elsewhere" is read from the family array.
+        let row = &mut Arc::make_mut(&mut cat.hot)[c.index()];
+        row.flags = (row.flags & TRACKED) | (FAMILY_ELSEWHERE << FAMILY_SHIFT);
+        assert_eq!(cat.family(c), Some(family));
+    }
 
     fn sample() -> InMemoryCatalog {
         InMemoryCatalog::from_products([

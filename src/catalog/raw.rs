@@ -334,6 +334,7 @@ impl RawCatalog<'_> {
             max_popularity,
             &category,
             &variant_group,
+            &family,
         );
 
         Ok(InMemoryCatalog {

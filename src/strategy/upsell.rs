@@ -136,8 +136,8 @@ impl<C: Catalog + ?Sized> Strategy<C> for Upsell {
         let catalog = ctx.catalog;
         let mut touched = 0u32;
         for line in ctx.cart {
-            touched ^= catalog.tier(line.product);
             if let Some(f) = catalog.family(line.product) {
+                touched ^= catalog.tier(line.product);
                 touched ^= catalog.family_members(f).first().map_or(0, |m| m.0);
             }
         }
