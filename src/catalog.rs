@@ -466,17 +466,22 @@ impl Indexes {
     }
 }
 
-/// The rows of a catalog, from its per-field arrays (all of length `n`).
+/// The rows of a catalog, from its per-field arrays (all of length `n`):
+/// popularity, category, variant group and family from `inputs`.
 fn hot_rows(
+    inputs: &IndexInputs<'_>,
     price: &[Money],
     stock: &[Option<u32>],
     cost: &[Option<Money>],
-    popularity: &[u32],
     max_popularity: u32,
-    category: &[CategoryId],
-    variant_group: &[u32],
-    family: &[u32],
 ) -> Vec<Hot> {
+    let IndexInputs {
+        popularity,
+        category,
+        family,
+        variant_group,
+        ..
+    } = *inputs;
     (0..price.len())
         .map(|i| {
             let mut h = Hot {
@@ -1116,7 +1121,7 @@ impl CatalogBuilder {
             repurchasable[*id as usize] = true;
         }
 
-        let indexes = Indexes::derive(&IndexInputs {
+        let inputs = IndexInputs {
             skus: &skus,
             family_names: &family_interner.names,
             categories: interner.names.len(),
@@ -1126,18 +1131,10 @@ impl CatalogBuilder {
             family: &family,
             tier: &tier,
             variant_group: &variant_group,
-        })?;
+        };
+        let indexes = Indexes::derive(&inputs)?;
         let max_popularity = popularity.iter().copied().max().unwrap_or(0);
-        let hot = hot_rows(
-            &price,
-            &stock,
-            &cost,
-            &popularity,
-            max_popularity,
-            &category,
-            &variant_group,
-            &family,
-        );
+        let hot = hot_rows(&inputs, &price, &stock, &cost, max_popularity);
         let category_index = interner
             .index
             .into_iter()

@@ -310,7 +310,7 @@ impl RawCatalog<'_> {
         let tier = self.tier.into_owned();
 
         let variant_group = self.variant_group.into_owned();
-        let indexes = Indexes::derive(&IndexInputs {
+        let inputs = IndexInputs {
             skus: &skus,
             family_names: &family_names,
             categories,
@@ -320,22 +320,14 @@ impl RawCatalog<'_> {
             family: &family,
             tier: &tier,
             variant_group: &variant_group,
-        })?;
+        };
+        let indexes = Indexes::derive(&inputs)?;
         let category_index = (0..categories)
             .map(|c| (Box::from(category_names.get(c)), CategoryId::from_index(c)))
             .collect();
         let max_popularity = popularity.iter().copied().max().unwrap_or(0);
         let cost = self.cost.into_owned();
-        let hot = hot_rows(
-            &self.price,
-            &self.stock,
-            &cost,
-            &popularity,
-            max_popularity,
-            &category,
-            &variant_group,
-            &family,
-        );
+        let hot = hot_rows(&inputs, &self.price, &self.stock, &cost, max_popularity);
 
         Ok(InMemoryCatalog {
             fixed: Arc::new(Static {
