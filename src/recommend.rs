@@ -1491,12 +1491,18 @@ impl<C: Catalog + ?Sized + 'static> Engine<C> {
                 product: m.0,
                 quantity: m.2,
             }));
-        scratch.merge.sort_unstable_by_key(|m| m.1);
         scratch.cart.clear();
-        scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {
-            product: m.0,
-            quantity: m.2,
-        }));
+        if scratch.merge.len() == cart.lines().len() {
+            // No product repeats (most carts): the lines in cart order are
+            // the cart as given, without sorting back.
+            scratch.cart.extend_from_slice(cart.lines());
+        } else {
+            scratch.merge.sort_unstable_by_key(|m| m.1);
+            scratch.cart.extend(scratch.merge.iter().map(|m| CartLine {
+                product: m.0,
+                quantity: m.2,
+            }));
+        }
         scratch.cart_categories.clear();
         scratch
             .cart_categories
