@@ -336,6 +336,7 @@ struct Hot {
     category: CategoryId,
     /// [`NO_FAMILY`] when the product has no variant group.
     variant_group: u32,
+    /// [`TRACKED`], and the family id above [`FAMILY_SHIFT`].
     flags: u32,
 }
 
@@ -347,6 +348,7 @@ const TRACKED: u32 = 1;
 /// the family array then). Upsell asks every cart line for its family;
 /// from the row, which loading the cart already read, that costs no miss.
 const FAMILY_SHIFT: u32 = 1;
+/// The family field's value for an id kept only in the family array.
 const FAMILY_ELSEWHERE: u32 = u32::MAX >> FAMILY_SHIFT;
 
 /// The flags bits of family `f` (or [`NO_FAMILY`]).
