@@ -313,6 +313,19 @@ fn run_checked(engine: &Engine, s: &Scenario) -> Result<Vec<Suggestion>, TestCas
     Ok(recs.suggestions)
 }
 
+/// The default scorer (with `low_stock`) given by value, scored inline as
+/// the engine filters, and shared as a trait object, ranked through a
+/// batch, answer `s` alike, to the bit, and validly.
+fn inline_and_batch_agree(s: &Scenario, low_stock: u32) -> Result<(), TestCaseError> {
+    let mut weights = ScoreWeights::default();
+    weights.low_stock = low_stock;
+    let scorer = DefaultScorer::new(weights).unwrap();
+    let inline = build_engine(&s.world, &s.upsell, scorer.clone());
+    let batch = build_engine_shared(&s.world, &s.upsell, Arc::new(scorer));
+    prop_assert_eq!(run_checked(&inline, s)?, run_checked(&batch, s)?);
+    Ok(())
+}
+
 /// A scenario with a random insertion order of its products and edges.
 fn arb_shuffled() -> impl Strategy<Value = (Scenario, Vec<usize>, Vec<usize>)> {
     arb_scenario().prop_flat_map(|s| {
@@ -430,12 +443,7 @@ proptest! {
     /// to the bit, under every merchant rule and request option.
     #[test]
     fn inline_default_scoring_equals_the_batch(s in arb_scenario(), low_stock in 0u32..8) {
-        let mut weights = ScoreWeights::default();
-        weights.low_stock = low_stock;
-        let scorer = DefaultScorer::new(weights).unwrap();
-        let inline = build_engine(&s.world, &s.upsell, scorer.clone());
-        let batch = build_engine_shared(&s.world, &s.upsell, Arc::new(scorer));
-        prop_assert_eq!(run_checked(&inline, &s)?, run_checked(&batch, &s)?);
+        inline_and_batch_agree(&s, low_stock)?;
     }
 
     /// A call without merchant rules, budget or exclusions (the most
@@ -456,12 +464,7 @@ proptest! {
             request = request.max_per_category(cap);
         }
         s.request = request;
-        let mut weights = ScoreWeights::default();
-        weights.low_stock = low_stock;
-        let scorer = DefaultScorer::new(weights).unwrap();
-        let inline = build_engine(&s.world, &s.upsell, scorer.clone());
-        let batch = build_engine_shared(&s.world, &s.upsell, Arc::new(scorer));
-        prop_assert_eq!(run_checked(&inline, &s)?, run_checked(&batch, &s)?);
+        inline_and_batch_agree(&s, low_stock)?;
     }
 
     /// Two engines built separately from the same shop answer identically.
