@@ -667,7 +667,7 @@ impl Candidates {
     /// Whether `product` is already a candidate.
     #[inline]
     pub fn contains(&self, product: ProductId) -> bool {
-        !self.table.is_empty() && self.find(product).1
+        self.index_of(product).is_some()
     }
 
     /// The candidates so far, in insertion order.
