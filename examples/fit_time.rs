@@ -1,7 +1,11 @@
 //! Times fitting the learned model (median of repeated fits) on one order
 //! log, for profiling.
 //!
-//! Run: cargo run --release --example fit_time -- FILE.csv [REPEATS]
+//! Run: cargo run --release --example fit_time -- FILE.csv [REPEATS] [THREADS]
+//!
+//! `FIT_ONLY=1` times fits only; `HASH=1` also prints a hash of the fitted
+//! model's edges and priors, to check that a change to the fit keeps the
+//! model.
 
 use cartwise::eval::Evaluation;
 use cartwise::learn::{LearnConfig, LearnedModel};
@@ -33,6 +37,26 @@ fn main() -> cartwise::Result<()> {
         let m = LearnedModel::fit(eval.train(), &c)?;
         t_fit.push(s.elapsed().as_secs_f64());
         edges = m.n_edges();
+    }
+    if std::env::var_os("HASH").is_some() {
+        // FNV-1a over every edge and prior, bit for bit: two builds fit the
+        // same model when the hashes agree.
+        let m = LearnedModel::fit(eval.train(), &c)?;
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut eat = |x: u32| {
+            for b in x.to_le_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        for (i, j, w) in m.triples() {
+            eat(i);
+            eat(j);
+            eat(w.to_bits());
+        }
+        for i in 0..m.n_items() as u32 {
+            eat(m.prior(i).to_bits());
+        }
+        println!("model hash {h:016x}, edges {}", m.n_edges());
     }
     if std::env::var_os("FIT_ONLY").is_some() {
         t_fit.sort_by(f64::total_cmp);
