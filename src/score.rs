@@ -16,6 +16,9 @@
 //! | popularity | `ln(1 + p) / ln(1 + max p)` | same |
 //! | stock depth | 1 for untracked stock or at least `low_stock` units, else `stock / low_stock` | same |
 //!
+//! (The price fit compares prices as `f64`; a price above `i64::MAX` minor
+//! units counts as `i64::MAX` there.)
+//!
 //! The score is `Σ weight × term`, so with the default weights (0.6, 0.15,
 //! 0.1, 0.15, 0.05) relevance dominates and the others order close calls.
 //!
