@@ -812,7 +812,7 @@ fn dense_edges(cc: &CoCounts, active: &[u32], penalty: &[f64], pruning: Pruning)
     }
     // G + Lambda is positive definite for lambda > 0; a failure can only
     // come from overflow to infinity, and then there is nothing to learn.
-    let Some(inv) = spd_inverse(&mut a, m) else {
+    let Some(inv) = pulp::Arch::new().dispatch(Inverse { a: &mut a, n: m }) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -890,6 +890,7 @@ fn local_edges(
         None => PairLookup::new(cc, HUB_ITEMS, min_degree, threads),
     };
     let (lookup, hoods) = (&lookup, &hoods);
+    let arch = pulp::Arch::new();
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
         let mut rhs: Vec<f64> = Vec::new();
@@ -901,7 +902,11 @@ fn local_edges(
             rhs.clear();
             rhs.extend(nb.iter().map(|x| f64::from(x.1)));
             fill_gram(cc, lookup, penalty, nb, &mut scratch, &mut a);
-            if !cholesky_solve(&mut a, d, &mut rhs) {
+            if !arch.dispatch(Solve {
+                a: &mut a,
+                n: d,
+                b: &mut rhs,
+            }) {
                 continue;
             }
             for (p, &(i, _)) in nb.iter().enumerate() {
@@ -1411,7 +1416,7 @@ fn to_csr(
 /// pipeline (a single running sum is one long dependency chain, about 4x
 /// slower on the 48-long rows of the local solver). The summation order is
 /// fixed, so results stay deterministic.
-#[inline]
+#[inline(always)]
 fn dot(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
@@ -1434,6 +1439,7 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 /// In-place lower Cholesky factor of a symmetric positive definite matrix
 /// (row-major, n x n; the lower triangle is read and overwritten). False if
 /// a pivot is not positive and finite.
+#[inline(always)]
 fn cholesky(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let (row_j, below) = a[j * n..].split_at_mut(n);
@@ -1468,7 +1474,7 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
 /// `[dot(xs[0], y), ..]` in one pass, with [`dot`]'s summation order for
 /// each (the same results, bit for bit). Every `xs[r]` has length
 /// `y.len()`.
-#[inline]
+#[inline(always)]
 fn dot_rows<const R: usize>(xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
     let n = y.len();
     let mut acc = [[0.0f64; 4]; R];
@@ -1499,6 +1505,7 @@ fn dot_rows<const R: usize>(xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
 /// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
 /// overwritten by its factor); `b` becomes `x`. False if `A` is not
 /// positive definite.
+#[inline(always)]
 fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     if !cholesky(a, n) {
         return false;
@@ -1524,8 +1531,36 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     true
 }
 
+struct Solve<'a> {
+    a: &'a mut [f64],
+    n: usize,
+    b: &'a mut [f64],
+}
+
+impl pulp::WithSimd for Solve<'_> {
+    type Output = bool;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> bool {
+        cholesky_solve(self.a, self.n, self.b)
+    }
+}
+
+struct Inverse<'a> {
+    a: &'a mut [f64],
+    n: usize,
+}
+
+impl pulp::WithSimd for Inverse<'_> {
+    type Output = Option<Vec<f64>>;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        spd_inverse(self.a, self.n)
+    }
+}
+
 /// The inverse of a symmetric positive definite matrix by Cholesky
 /// (`A^-1 = L^-T L^-1`); `a` is destroyed. About n^3 flops.
+#[inline(always)]
 fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     if !cholesky(a, n) {
         return None;
@@ -1668,6 +1703,39 @@ mod tests {
             }
         }
         assert!(!cholesky(&mut [-1.0], 1));
+    }
+
+    /// The fit runs the solvers through `pulp`'s runtime dispatch (AVX2
+    /// code where the processor has it); the tests here call them
+    /// directly, compiled for the baseline instruction set. Both must give
+    /// the same bits, or the same log would fit different models on
+    /// different machines.
+    #[test]
+    fn dispatched_solvers_match_baseline_bit_for_bit() {
+        let arch = pulp::Arch::new();
+        for n in [1usize, 2, 3, 5, 17, 47, 48, 100] {
+            let a = spd(n, 7 + n as u64);
+            let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.61).sin() * 40.0).collect();
+            let (mut x_base, mut x_simd) = (b.clone(), b.clone());
+            let (mut a_base, mut a_simd) = (a.clone(), a.clone());
+            assert!(cholesky_solve(&mut a_base, n, &mut x_base));
+            assert!(arch.dispatch(Solve {
+                a: &mut a_simd,
+                n,
+                b: &mut x_simd,
+            }));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&x_base), bits(&x_simd), "solve, n = {n}");
+            assert_eq!(bits(&a_base), bits(&a_simd), "factor, n = {n}");
+            let inv_base = spd_inverse(&mut a.clone(), n).unwrap();
+            let inv_simd = arch
+                .dispatch(Inverse {
+                    a: &mut a.clone(),
+                    n,
+                })
+                .unwrap();
+            assert_eq!(bits(&inv_base), bits(&inv_simd), "inverse, n = {n}");
+        }
     }
 
     /// EASE by its textbook formula on a tiny log.
