@@ -1531,6 +1531,11 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     true
 }
 
+/// [`cholesky_solve`] as a `pulp` operation: `Arch::dispatch` runs it
+/// compiled for the best instruction set the processor has (AVX2 on
+/// x86-64-v3). `#[inline(always)]` down the call chain is what puts the
+/// solver's loops inside that compiled copy; the same source gives the same
+/// bits in every copy (no fused multiply-add, the same summation order).
 struct Solve<'a> {
     a: &'a mut [f64],
     n: usize,
@@ -1545,6 +1550,7 @@ impl pulp::WithSimd for Solve<'_> {
     }
 }
 
+/// [`spd_inverse`] as a `pulp` operation, as [`Solve`].
 struct Inverse<'a> {
     a: &'a mut [f64],
     n: usize,
