@@ -41,7 +41,12 @@
 //! * `rules:conf:BETA`: the miner's two-item-antecedent rules ({A,B} -> C,
 //!   default thresholds) add BETA x confidence, summed over the cart's
 //!   pairs; `rules:excess:BETA`: BETA x the rule's confidence above the
-//!   better single antecedent's, the largest over the cart's pairs.
+//!   better single antecedent's, the largest over the cart's pairs;
+//! * `blend:MEASURE:ALPHA`: adds ALPHA x a co-occurrence measure of every
+//!   training pair, summed over the cart's items, to the model's score (an
+//!   ensemble with SAR-style scores): MEASURE `cond` = c(i,j)/c(i), `cos` =
+//!   c(i,j)/sqrt(c(i)c(j)), `jac` = c(i,j)/(c(i)+c(j)-c(i,j)), `condt` =
+//!   c(i,j)/c(j).
 //!
 //! `cmp SPEC...` fits one model per `lambda=..,rho=..,prior=..` spec (empty
 //! = default) and prints, by cart size and by log2 of the target's
@@ -77,6 +82,10 @@ enum Variant {
         excess: bool,
         beta: f32,
     },
+    Blend {
+        measure: u8,
+        alpha: f32,
+    },
 }
 
 fn parse(spec: &str) -> Variant {
@@ -106,6 +115,16 @@ fn parse(spec: &str) -> Variant {
                 Some(&"pos") => 1,
                 _ => 0,
             },
+        },
+        "blend" => Variant::Blend {
+            measure: match p[1] {
+                "cond" => 0,
+                "cos" => 1,
+                "jac" => 2,
+                "condt" => 3,
+                m => panic!("{spec}: measure {m}"),
+            },
+            alpha: num(2) as f32,
         },
         "rules" => Variant::Rules {
             excess: p.get(1) == Some(&"excess"),
@@ -331,7 +350,7 @@ fn main() {
         let (mut mean_over_pairs, mut max_over_pairs, mut beta) = (false, false, 1.0f32);
         let start = std::time::Instant::now();
         match v {
-            Variant::Base | Variant::CartExp(_) => {}
+            Variant::Base | Variant::CartExp(_) | Variant::Blend { .. } => {}
             Variant::SizePrior(cap) => {
                 size_priors = (0..=cap)
                     .map(|s| {
@@ -421,6 +440,30 @@ fn main() {
                 beta = b;
             }
         }
+        let mut blend: Vec<Vec<(u32, f32)>> = Vec::new();
+        if let Variant::Blend { measure, alpha } = v {
+            let cc = cartwise::CoCounts::count(train, 2).expect("counts");
+            blend = (0..n as u32)
+                .map(|i| {
+                    let (t, c) = cc.neighbours(i);
+                    let ci = f64::from(cc.count_of(i)).max(1.0);
+                    t.iter()
+                        .zip(c)
+                        .map(|(&j, &x)| {
+                            let cj = f64::from(cc.count_of(j)).max(1.0);
+                            let x = f64::from(x);
+                            let m = match measure {
+                                0 => x / ci,
+                                1 => x / (ci * cj).sqrt(),
+                                2 => x / (ci + cj - x),
+                                _ => x / cj,
+                            };
+                            (j, alpha * m as f32)
+                        })
+                        .collect()
+                })
+                .collect();
+        }
         let extra_fit = start.elapsed().as_secs_f64();
         let mut score = vec![0f32; n];
         let mut best: HashMap<u32, f32> = HashMap::new();
@@ -449,6 +492,13 @@ fn main() {
                 } else {
                     for (s, &w) in score.iter_mut().zip(&dense[i as usize * n..][..n]) {
                         *s += w;
+                    }
+                }
+            }
+            if !blend.is_empty() {
+                for &i in &known {
+                    for &(j, x) in &blend[i as usize] {
+                        score[j as usize] += x;
                     }
                 }
             }
