@@ -893,25 +893,21 @@ fn local_edges(
     let arch = pulp::Arch::new();
     let block = |range: std::ops::Range<usize>| -> Vec<Triple> {
         let mut out = Vec::new();
-        let mut rhs: Vec<f64> = Vec::new();
         let mut a: Vec<f64> = Vec::new();
         let mut scratch = GramScratch::new(n);
         for &j in &hoods.order[range] {
             let nb = hoods.of(j);
             let d = nb.len();
-            rhs.clear();
-            rhs.extend(nb.iter().map(|x| f64::from(x.1)));
             fill_gram(cc, lookup, penalty, nb, &mut scratch, &mut a);
-            if !arch.dispatch(Solve {
-                a: &mut a,
-                n: d,
-                b: &mut rhs,
-            }) {
+            // The right-hand side as one more row below the system.
+            a.extend(nb.iter().map(|x| f64::from(x.1)));
+            if !arch.dispatch(Solve { a: &mut a, n: d }) {
                 continue;
             }
+            let w = &a[d * d..];
             for (p, &(i, _)) in nb.iter().enumerate() {
-                if keep(rhs[p], config.pruning) {
-                    out.push((i, j, rhs[p] as f32));
+                if keep(w[p], config.pruning) {
+                    out.push((i, j, w[p] as f32));
                 }
             }
         }
@@ -1439,11 +1435,19 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 /// In-place lower Cholesky factor of a symmetric positive definite matrix
 /// (row-major, n x n; the lower triangle is read and overwritten). False if
 /// a pivot is not positive and finite.
-#[inline(always)]
+#[cfg(test)]
 fn cholesky(a: &mut [f64], n: usize) -> bool {
+    cholesky_with(pulp::Scalar::new(), a, n)
+}
+
+/// [`cholesky`] with the dot products of its four-row blocks as `simd`'s
+/// vector operations where it has four `f64` lanes (the same bits, see
+/// [`dot_rows_simd`]).
+#[inline(always)]
+fn cholesky_with<S: pulp::Simd>(simd: S, a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let (row_j, below) = a[j * n..].split_at_mut(n);
-        let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
+        let d = row_j[j] - dot_simd(simd, &row_j[..j], &row_j[..j]);
         if !(d > 0.0 && d.is_finite()) {
             return false;
         }
@@ -1457,14 +1461,12 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
             let (r01, r23) = quad.split_at_mut(2 * n);
             let (r0, r1) = r01.split_at_mut(n);
             let (r2, r3) = r23.split_at_mut(n);
-            let s = dot_rows([&r0[..j], &r1[..j], &r2[..j], &r3[..j]], lj);
-            r0[j] = (r0[j] - s[0]) / d;
-            r1[j] = (r1[j] - s[1]) / d;
-            r2[j] = (r2[j] - s[2]) / d;
-            r3[j] = (r3[j] - s[3]) / d;
+            let s = dot_rows_simd(simd, [&r0[..j], &r1[..j], &r2[..j], &r3[..j]], lj);
+            let q = sub_div4(simd, [r0[j], r1[j], r2[j], r3[j]], s, d);
+            [r0[j], r1[j], r2[j], r3[j]] = q;
         }
         for row_i in quads.into_remainder().chunks_exact_mut(n) {
-            let s = dot(&row_i[..j], lj);
+            let s = dot_simd(simd, &row_i[..j], lj);
             row_i[j] = (row_i[j] - s) / d;
         }
     }
@@ -1502,10 +1504,79 @@ fn dot_rows<const R: usize>(xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
     out
 }
 
+/// [`dot_rows`] written with `simd`'s vector operations when it has four
+/// `f64` lanes, the same bits: lane `l` of a row's accumulator sums the
+/// products at `4c + l` in order, as [`dot`]'s `acc[l]` does, and the lanes
+/// and the tail are added as it adds them (vector adds and multiplies are
+/// the scalar ones, lane by lane, unfused). Left to the compiler, the
+/// scalar form was vectorized across the rows, with a shuffle per load
+/// (`perf annotate`: unpacks, inserts and blends in the loop); this keeps
+/// each row's four lanes in one register. Other lane counts use
+/// [`dot_rows`].
+#[inline(always)]
+fn dot_rows_simd<S: pulp::Simd, const R: usize>(simd: S, xs: [&[f64]; R], y: &[f64]) -> [f64; R] {
+    if S::F64_LANES != 4 {
+        return dot_rows(xs, y);
+    }
+    let n = y.len();
+    let (yv, _) = S::as_simd_f64s(y);
+    let xv: [&[S::f64s]; R] = xs.map(|x| S::as_simd_f64s(&x[..n]).0);
+    let mut acc = [simd.splat_f64s(0.0); R];
+    for (c, &b) in yv.iter().enumerate() {
+        for (a, x) in acc.iter_mut().zip(&xv) {
+            *a = simd.add_f64s(*a, simd.mul_f64s(x[c], b));
+        }
+    }
+    let body = yv.len() * 4;
+    let mut out = [0.0f64; R];
+    for r in 0..R {
+        let mut tail = 0.0f64;
+        for c in body..n {
+            tail += xs[r][c] * y[c];
+        }
+        let a: &[f64] = pulp::bytemuck::cast_slice(std::slice::from_ref(&acc[r]));
+        out[r] = (a[0] + a[1]) + (a[2] + a[3]) + tail;
+    }
+    out
+}
+
+/// [`dot`] with `simd`'s vectors where it has four `f64` lanes: the same
+/// bits (see [`dot_rows_simd`]), one vector register per sum where the
+/// compiler had split [`dot`]'s four lanes over two registers and
+/// shuffled them every step.
+#[inline(always)]
+fn dot_simd<S: pulp::Simd>(simd: S, x: &[f64], y: &[f64]) -> f64 {
+    if S::F64_LANES != 4 {
+        return dot(x, y);
+    }
+    let n = x.len().min(y.len());
+    dot_rows_simd(simd, [&x[..n]], &y[..n])[0]
+}
+
+/// `(x[l] - s[l]) / d` for the four lanes, as one vector subtraction and
+/// one vector division where `simd` has four `f64` lanes: the same bits as
+/// four scalar ones (each lane rounded as the scalar operation is). The
+/// factorisation divides once per entry of the factor, and a division
+/// issues only every few cycles; four in one instruction took about 1.5%
+/// off a single-threaded fit of online_retail_fr_de.
+#[inline(always)]
+fn sub_div4<S: pulp::Simd>(simd: S, x: [f64; 4], s: [f64; 4], d: f64) -> [f64; 4] {
+    if S::F64_LANES != 4 {
+        return [0, 1, 2, 3].map(|l| (x[l] - s[l]) / d);
+    }
+    let x: &[S::f64s] = pulp::bytemuck::cast_slice(&x[..]);
+    let s: &[S::f64s] = pulp::bytemuck::cast_slice(&s[..]);
+    let q = simd.div_f64s(simd.sub_f64s(x[0], s[0]), simd.splat_f64s(d));
+    let q: &[f64] = pulp::bytemuck::cast_slice(std::slice::from_ref(&q));
+    [q[0], q[1], q[2], q[3]]
+}
+
 /// Solves `A x = b` for symmetric positive definite `A` (row-major n x n,
 /// overwritten by its factor); `b` becomes `x`. False if `A` is not
-/// positive definite.
-#[inline(always)]
+/// positive definite. The textbook order (factor, forward substitution,
+/// back substitution); the fit uses [`cholesky_solve_folded`], which gives
+/// the same bits (a test checks it).
+#[cfg(test)]
 fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     if !cholesky(a, n) {
         return false;
@@ -1514,21 +1585,49 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
         let s = dot(&a[i * n..i * n + i], &b[..i]);
         b[i] = (b[i] - s) / a[i * n + i];
     }
-    // Back substitution by columns of L^T, that is rows of L: once x_i is
-    // known, it is taken off every earlier right-hand side. Each row is
-    // read contiguously and its updates are independent, where the
-    // textbook form (x_i from a sum over the column below it) read L with
-    // a stride of n and chained every subtraction on the one before: a
-    // latency-bound loop of n^2 / 2 steps, as long as the factorisation
-    // itself at n = 48.
+    back_substitute(&a[..n * n], n, b);
+    true
+}
+
+/// Solves `A x = b` as [`cholesky_solve`] does, for `a` holding A's `n`
+/// rows followed by `b` as an `(n + 1)`-th row; `x` is left in that row.
+///
+/// The factorisation treats `b` as one more row below A, and the entries
+/// it computes there, `y_j = (b_j - dot(y[..j], L_j[..j])) / L_jj`, are the
+/// forward substitution's `L y = b`, bit for bit (the same dot products,
+/// whose products commute exactly, and the same division). Done apart, the
+/// forward substitution was a serial chain (each `y_j` waits for the dot
+/// product over all earlier ones, then a division), about a tenth of a
+/// 48 x 48 solve; inside the factorisation it rides along with the other
+/// rows' vector work.
+#[inline(always)]
+fn cholesky_solve_folded<S: pulp::Simd>(simd: S, a: &mut [f64], n: usize) -> bool {
+    if a.len() != (n + 1) * n || !cholesky_with(simd, a, n) {
+        return false;
+    }
+    let (l, b) = a.split_at_mut(n * n);
+    back_substitute(l, n, b);
+    true
+}
+
+/// Solves `L^T x = y` for the lower factor `L` (row-major n x n); `b`
+/// holds `y` and becomes `x`.
+///
+/// By columns of L^T, that is rows of L: once x_i is known, it is taken off
+/// every earlier right-hand side. Each row is read contiguously and its
+/// updates are independent, where the textbook form (x_i from a sum over
+/// the column below it) read L with a stride of n and chained every
+/// subtraction on the one before: a latency-bound loop of n^2 / 2 steps,
+/// as long as the factorisation itself at n = 48.
+#[inline(always)]
+fn back_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     for i in (0..n).rev() {
-        let x = b[i] / a[i * n + i];
+        let x = b[i] / l[i * n + i];
         b[i] = x;
-        for (bk, &l) in b[..i].iter_mut().zip(&a[i * n..i * n + i]) {
-            *bk -= l * x;
+        for (bk, &lv) in b[..i].iter_mut().zip(&l[i * n..i * n + i]) {
+            *bk -= lv * x;
         }
     }
-    true
 }
 
 /// [`cholesky_solve`] as a `pulp` operation: `Arch::dispatch` runs it
@@ -1537,16 +1636,16 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
 /// solver's loops inside that compiled copy; the same source gives the same
 /// bits in every copy (no fused multiply-add, the same summation order).
 struct Solve<'a> {
+    /// A's `n` rows, then `b` (see [`cholesky_solve_folded`]).
     a: &'a mut [f64],
     n: usize,
-    b: &'a mut [f64],
 }
 
 impl pulp::WithSimd for Solve<'_> {
     type Output = bool;
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> bool {
-        cholesky_solve(self.a, self.n, self.b)
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> bool {
+        cholesky_solve_folded(simd, self.a, self.n)
     }
 }
 
@@ -1559,16 +1658,22 @@ struct Inverse<'a> {
 impl pulp::WithSimd for Inverse<'_> {
     type Output = Option<Vec<f64>>;
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
-        spd_inverse(self.a, self.n)
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+        spd_inverse_with(simd, self.a, self.n)
     }
 }
 
 /// The inverse of a symmetric positive definite matrix by Cholesky
 /// (`A^-1 = L^-T L^-1`); `a` is destroyed. About n^3 flops.
-#[inline(always)]
+#[cfg(test)]
 fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
-    if !cholesky(a, n) {
+    spd_inverse_with(pulp::Scalar::new(), a, n)
+}
+
+/// [`spd_inverse`] over [`cholesky_with`].
+#[inline(always)]
+fn spd_inverse_with<S: pulp::Simd>(simd: S, a: &mut [f64], n: usize) -> Option<Vec<f64>> {
+    if !cholesky_with(simd, a, n) {
         return None;
     }
     // Linv, stored transposed (row j of `lt` = column j of L^-1), so that
@@ -1577,16 +1682,30 @@ fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     for j in 0..n {
         lt[j * n + j] = 1.0 / a[j * n + j];
         for i in j + 1..n {
-            let s = dot(&a[i * n + j..i * n + i], &lt[j * n + j..j * n + i]);
+            let s = dot_simd(simd, &a[i * n + j..i * n + i], &lt[j * n + j..j * n + i]);
             lt[j * n + i] = -s / a[i * n + i];
         }
     }
     // inv[i][j] = sum_k Linv[k][i] Linv[k][j] = dot(lt row i, lt row j)
-    // over k >= max(i, j).
+    // over k >= max(i, j). For one i, every j shares lt row i's tail: four
+    // j at a time share its loads and keep four sums in flight (one at a
+    // time, each sum waited on its own additions). The products commute
+    // exactly, so each is `dot(lt row i, lt row j)` to the bit.
     let mut inv = vec![0.0f64; n * n];
     for i in 0..n {
-        for j in 0..=i {
-            let s = dot(&lt[i * n + i..(i + 1) * n], &lt[j * n + i..(j + 1) * n]);
+        let y = &lt[i * n + i..(i + 1) * n];
+        let tail = |j: usize| &lt[j * n + i..(j + 1) * n];
+        let mut j = 0;
+        while j + 4 <= i + 1 {
+            let s = dot_rows_simd(simd, [tail(j), tail(j + 1), tail(j + 2), tail(j + 3)], y);
+            for (r, &s) in s.iter().enumerate() {
+                inv[i * n + j + r] = s;
+                inv[(j + r) * n + i] = s;
+            }
+            j += 4;
+        }
+        for j in j..=i {
+            let s = dot_simd(simd, y, tail(j));
             inv[i * n + j] = s;
             inv[j * n + i] = s;
         }
@@ -1725,11 +1844,11 @@ mod tests {
             let (mut x_base, mut x_simd) = (b.clone(), b.clone());
             let (mut a_base, mut a_simd) = (a.clone(), a.clone());
             assert!(cholesky_solve(&mut a_base, n, &mut x_base));
-            assert!(arch.dispatch(Solve {
-                a: &mut a_simd,
-                n,
-                b: &mut x_simd,
-            }));
+            // The folded layout: b as an (n + 1)-th row.
+            a_simd.extend_from_slice(&x_simd);
+            assert!(arch.dispatch(Solve { a: &mut a_simd, n }));
+            x_simd.copy_from_slice(&a_simd[n * n..]);
+            a_simd.truncate(n * n);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&x_base), bits(&x_simd), "solve, n = {n}");
             assert_eq!(bits(&a_base), bits(&a_simd), "factor, n = {n}");
