@@ -1852,6 +1852,16 @@ mod tests {
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&x_base), bits(&x_simd), "solve, n = {n}");
             assert_eq!(bits(&a_base), bits(&a_simd), "factor, n = {n}");
+            // The folded solve on the scalar path too (what a processor
+            // without AVX2 runs).
+            let mut folded = a.clone();
+            folded.extend_from_slice(&b);
+            assert!(cholesky_solve_folded(pulp::Scalar::new(), &mut folded, n));
+            assert_eq!(
+                bits(&x_base),
+                bits(&folded[n * n..]),
+                "scalar fold, n = {n}"
+            );
             let inv_base = spd_inverse(&mut a.clone(), n).unwrap();
             let inv_simd = arch
                 .dispatch(Inverse {
