@@ -23,7 +23,7 @@
 //! their 10 best by the threshold algorithm instead (see
 //! `cartwise::eval::CoOccurrence`). The whole run on
 //! `scripts/big_log.py 1000000 1000000` (0.67 million items, 860k cases)
-//! took 2.4 minutes, 61-70 µs per case for those references against about
+//! took 2.7 minutes, 73-78 µs per case for those references against about
 //! 3 µs for the default. To evaluate the default alone:
 //!   cargo run --release --example evaluate -- --orders FILE.csv --custom-only --learned lambda=50
 //! (`lambda=50` is the default configuration).
