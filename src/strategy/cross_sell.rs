@@ -197,13 +197,18 @@ impl CrossSell {
             // The targets' categories gathered into a small buffer, then
             // each rule's category compared against all of them: the
             // compiler turns the comparison into vector instructions,
-            // several edges per instruction.
-            let mut categories = [0u32; 64];
-            for chunk in graph.edge_slices(edges).0.chunks(categories.len()) {
+            // several edges per instruction. Always all 64 slots (the
+            // unused ones hold `u32::MAX`, which no category id reaches:
+            // ids index the catalog's categories): a loop as long as the
+            // line's degree mispredicted its exit for every rule, twice
+            // with its scalar remainder (eleventh round: 15 fewer
+            // simulated mispredictions per 5-line call at 1k products,
+            // ×0.97-0.98 at 5 and 20 lines, same answers).
+            for chunk in graph.edge_slices(edges).0.chunks(64) {
+                let mut categories = [u32::MAX; 64];
                 for (c, &t) in categories.iter_mut().zip(chunk) {
                     *c = catalog.category(t).0;
                 }
-                let categories = &categories[..chunk.len()];
                 for (i, &r) in masked.iter().enumerate() {
                     let hit = categories
                         .iter()
