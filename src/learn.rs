@@ -1440,9 +1440,10 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
     cholesky_with(pulp::Scalar::new(), a, n)
 }
 
-/// [`cholesky`] with the dot products of its four-row blocks as `simd`'s
-/// vector operations where it has four `f64` lanes (the same bits, see
-/// [`dot_rows_simd`]).
+/// The in-place lower Cholesky factor (the `cholesky` of the tests, which
+/// is this with scalar operations), with the dot products of its four-row
+/// blocks as `simd`'s vector operations where it has four `f64` lanes (the
+/// same bits, see [`dot_rows_simd`]).
 #[inline(always)]
 fn cholesky_with<S: pulp::Simd>(simd: S, a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
@@ -1589,8 +1590,9 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     true
 }
 
-/// Solves `A x = b` as [`cholesky_solve`] does, for `a` holding A's `n`
-/// rows followed by `b` as an `(n + 1)`-th row; `x` is left in that row.
+/// Solves `A x = b` as the tests' `cholesky_solve` does, for `a` holding
+/// A's `n` rows followed by `b` as an `(n + 1)`-th row; `x` is left in that
+/// row.
 ///
 /// The factorisation treats `b` as one more row below A, and the entries
 /// it computes there, `y_j = (b_j - dot(y[..j], L_j[..j])) / L_jj`, are the
@@ -1630,7 +1632,7 @@ fn back_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
-/// [`cholesky_solve`] as a `pulp` operation: `Arch::dispatch` runs it
+/// [`cholesky_solve_folded`] as a `pulp` operation: `Arch::dispatch` runs it
 /// compiled for the best instruction set the processor has (AVX2 on
 /// x86-64-v3). `#[inline(always)]` down the call chain is what puts the
 /// solver's loops inside that compiled copy; the same source gives the same
@@ -1649,7 +1651,7 @@ impl pulp::WithSimd for Solve<'_> {
     }
 }
 
-/// [`spd_inverse`] as a `pulp` operation, as [`Solve`].
+/// [`spd_inverse_with`] as a `pulp` operation, as [`Solve`].
 struct Inverse<'a> {
     a: &'a mut [f64],
     n: usize,
@@ -1670,7 +1672,9 @@ fn spd_inverse(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     spd_inverse_with(pulp::Scalar::new(), a, n)
 }
 
-/// [`spd_inverse`] over [`cholesky_with`].
+/// The inverse of a symmetric positive definite matrix (the tests'
+/// `spd_inverse`, which is this with scalar operations) over
+/// [`cholesky_with`].
 #[inline(always)]
 fn spd_inverse_with<S: pulp::Simd>(simd: S, a: &mut [f64], n: usize) -> Option<Vec<f64>> {
     if !cholesky_with(simd, a, n) {
