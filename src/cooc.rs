@@ -52,7 +52,15 @@
 //! for the accumulator (weighted: 16). The number of distinct pairs is at
 //! most the number of pair occurrences, sum of m(m-1)/2 over orders. A row
 //! or total above `u32` offsets is an [`Error::CapExceeded`].
+//!
+//! The learner counts into `CoCounts<u16, u16>` (see [`PairInt`]) when the
+//! log has at most 65,536 items and no item is in more than 65,535 orders:
+//! 4 bytes per stored entry. The counts are the same; on retail_fimi a
+//! process that reads the log and fits once peaks at 59 MB instead of 84 MB
+//! and takes about 18,100 page faults instead of 24,200 (each costs 1.4-2.9
+//! µs on the cloud guests measured).
 
+use std::fmt;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
@@ -102,8 +110,12 @@ const CHUNKS_PER_THREAD: usize = 8;
 /// assert_eq!(cc.neighbours(a), (&[1, 2][..], &[2, 1][..]));
 /// # Ok::<(), cartwise::Error>(())
 /// ```
+///
+/// The neighbour ids and counts are stored as `T` and `C`: `u32` for the
+/// counts this crate hands out, `u16` inside the learner where the catalog
+/// and the item counts allow (see [`PairInt`]).
 #[derive(Clone, Debug)]
-pub struct CoCounts {
+pub struct CoCounts<T: PairInt = u32, C: PairInt = u32> {
     /// `c(i)`, indexed by item id.
     item_counts: Vec<u32>,
     /// Number of orders counted.
@@ -117,24 +129,63 @@ pub struct CoCounts {
     /// whole in one block. They are kept as counted rather than copied
     /// into one array: on retail_fimi the copy moved 48 MB into fresh
     /// pages, a tenth of a cold fit.
-    blocks: Vec<PairBlock>,
+    blocks: Vec<PairBlock<T, C>>,
+}
+
+/// An unsigned integer type that [`CoCounts`] can store neighbour ids and
+/// pair counts in: `u32`, or `u16` where every value fits (the learner
+/// counts that way when the catalog has at most 65,536 items and no item
+/// is in more than 65,535 orders: half the bytes per stored pair, and half
+/// the fresh pages a first fit faults in for them). Sealed.
+pub trait PairInt:
+    Copy + Default + Ord + Send + Sync + fmt::Debug + Into<u32> + sealed::Sealed + 'static
+{
+    /// The largest value the type holds.
+    const MAX: u32;
+    /// `x` in this type; `x` must be at most [`MAX`](Self::MAX) (the
+    /// counting code checks that before choosing the type).
+    fn narrow(x: u32) -> Self;
+}
+
+impl PairInt for u16 {
+    const MAX: u32 = u16::MAX as u32;
+    #[inline(always)]
+    fn narrow(x: u32) -> Self {
+        debug_assert!(x <= <Self as PairInt>::MAX);
+        x as u16
+    }
+}
+
+impl PairInt for u32 {
+    const MAX: u32 = u32::MAX;
+    #[inline(always)]
+    fn narrow(x: u32) -> Self {
+        x
+    }
+}
+
+mod sealed {
+    /// Keeps [`super::PairInt`] to the two types the counting code checks for.
+    pub trait Sealed {}
+    impl Sealed for u16 {}
+    impl Sealed for u32 {}
 }
 
 /// Consecutive rows of [`CoCounts`].
 #[derive(Clone, Debug, Default)]
-struct PairBlock {
+struct PairBlock<T, C> {
     /// The offset (in the concatenation) of the block's first entry.
     base: u32,
     /// Neighbour ids, sorted ascending within a row, never the row itself.
-    targets: Vec<u32>,
+    targets: Vec<T>,
     /// `c(i, j) >= 1`, parallel to `targets`.
-    counts: Vec<u32>,
+    counts: Vec<C>,
 }
 
 /// Equal when they hold the same counts, however the rows are cut into
 /// blocks (which depends on the thread count).
-impl PartialEq for CoCounts {
-    fn eq(&self, other: &CoCounts) -> bool {
+impl<T: PairInt, C: PairInt> PartialEq for CoCounts<T, C> {
+    fn eq(&self, other: &CoCounts<T, C>) -> bool {
         self.item_counts == other.item_counts
             && self.n_orders == other.n_orders
             && self.offsets == other.offsets
@@ -142,11 +193,14 @@ impl PartialEq for CoCounts {
     }
 }
 
-impl Eq for CoCounts {}
+impl<T: PairInt, C: PairInt> Eq for CoCounts<T, C> {}
 
 /// One chunk of rows, counted: the length of each row, and the rows'
 /// neighbours and counts concatenated.
 type Block<T> = (Vec<u32>, Vec<u32>, Vec<T>);
+
+/// [`Block`] with neighbour ids of type `T`.
+type RowsBlock<T, C> = (Vec<u32>, Vec<T>, Vec<C>);
 
 impl CoCounts {
     /// Counts items and pairs over `orders`, on up to `threads` threads
@@ -171,161 +225,190 @@ impl CoCounts {
         threads: usize,
         progress: &mut dyn FnMut(f64),
     ) -> Result<CoCounts> {
-        let n = orders.n_items();
-        let item_counts = orders.item_counts();
-        let inv = Inverted::build(orders, |_, _| true)?;
-        // The pair-counted orders, flattened: the walk below then reads one
-        // contiguous array through one offset table, without the view's
-        // bounds checks and truncation per order (ported from the learn
-        // branch, where it was part of a 1.3x faster count on retail_fimi).
-        let mut ord_off = Vec::with_capacity(orders.len() + 1);
-        ord_off.push(0u32);
-        let mut ord_items = Vec::with_capacity(inv.orders.len());
-        for order in orders.pair_orders() {
-            ord_items.extend_from_slice(order);
-            // Fits: `Inverted::build` checked the lines against `u32`.
-            ord_off.push(ord_items.len() as u32);
-        }
-        let (ord_off, ord_items) = (&ord_off[..], &ord_items[..]);
-        let sizes: Vec<u32> = ord_off.windows(2).map(|w| w[1] - w[0]).collect();
-        let work = inv.work(&sizes);
-        let threads = if work.iter().sum::<u64>() < THREAD_MIN_WORK {
-            1
-        } else {
-            threads
-        };
-        let row_block = |range: Range<usize>| -> Block<u32> {
-            let mut acc = vec![0u32; n];
-            // Branch-free "push if new": every item is written at `nt`, and
-            // `nt` advances only when the item was not yet touched, which
-            // avoids a mispredicted branch per increment. Each item enters
-            // at most once per row, so `n + 1` slots suffice.
-            let mut touched = vec![0u32; n + 1];
-            // One bit per item, for rows between sparse and dense (see
-            // below); all clear between rows.
-            let mut seen = vec![0u64; n.div_ceil(64)];
-            let mut lens = Vec::with_capacity(range.len());
-            // Room for every row reserved up front (a row has at most
-            // min(its work, n - 1) entries; `n` more for the dense path's
-            // scratch tail): growing by doubling copied the rows into fresh
-            // pages again and again, most of a small log's page faults.
-            // Untouched reserved pages cost nothing.
-            let bound = range
-                .clone()
-                .map(|i| work[i].min(n as u64) as usize)
-                .sum::<usize>()
-                + n;
-            // The arrays are written by index up to `len`; beyond it they
-            // hold stale entries of earlier dense rows, and they are only
-            // extended (zero-filled) where no row has reached yet, so the
-            // dense path no longer zeroes `n` slots per row.
-            let mut targets: Vec<u32> = Vec::with_capacity(bound);
-            let mut counts: Vec<u32> = Vec::with_capacity(bound);
-            let mut len = 0usize;
-            for i in range {
-                let mut nt = 0usize;
-                for &o in inv.orders(i) {
-                    let (a, b) = (
-                        ord_off[o as usize] as usize,
-                        ord_off[o as usize + 1] as usize,
-                    );
-                    for &j in &ord_items[a..b] {
-                        let slot = &mut acc[j as usize];
-                        touched[nt] = j;
-                        nt += usize::from(*slot == 0);
-                        *slot += 1;
-                    }
-                }
-                let touched = &mut touched[..nt];
-                let before = len;
-                if nt * DENSE_SCAN_RATIO >= n {
-                    // A dense row (a popular item): scanning the accumulator
-                    // in id order is cheaper than sorting the touched list.
-                    // Branch-free: every slot is written at `at`, which
-                    // advances only past a counted item other than `i`
-                    // (which items are counted is data, so a branch on it
-                    // mispredicts often). Room for all `n` is made first.
-                    acc[i] = 0;
-                    if targets.len() < before + n {
-                        targets.resize(before + n, 0);
-                        counts.resize(before + n, 0);
-                    }
-                    let (t, c) = (&mut targets[before..], &mut counts[before..]);
-                    let mut at = 0usize;
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        t[at] = j as u32;
-                        c[at] = *a;
-                        at += usize::from(*a != 0);
-                        *a = 0;
-                    }
-                    len += at;
-                } else if nt * BITMAP_SCAN_RATIO >= n {
-                    // A middling row: its touched items marked in a bitmap
-                    // and read back in id order, `n / 64` words plus two
-                    // steps per item, where sorting the list took about
-                    // `log2(nt)` comparisons per item (single-threaded fits
-                    // of online_retail_fr_de 3% faster). The same entries as
-                    // the sort.
-                    for &j in touched.iter() {
-                        seen[j as usize / 64] |= 1 << (j % 64);
-                    }
-                    seen[i / 64] &= !(1 << (i % 64));
-                    acc[i] = 0;
-                    if targets.len() < before + nt {
-                        targets.resize(before + nt, 0);
-                        counts.resize(before + nt, 0);
-                    }
-                    let (t, c) = (&mut targets[before..], &mut counts[before..]);
-                    let mut at = 0usize;
-                    for (w, word) in seen.iter_mut().enumerate() {
-                        let mut bits = std::mem::take(word);
-                        while bits != 0 {
-                            let j = w * 64 + bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            t[at] = j as u32;
-                            c[at] = std::mem::take(&mut acc[j]);
-                            at += 1;
-                        }
-                    }
-                    len += at;
-                } else {
-                    touched.sort_unstable();
-                    if targets.len() < before + nt {
-                        targets.resize(before + nt, 0);
-                        counts.resize(before + nt, 0);
-                    }
-                    let (t, c) = (&mut targets[before..], &mut counts[before..]);
-                    let mut at = 0usize;
-                    for &j in touched.iter() {
-                        if j as usize != i {
-                            t[at] = j;
-                            c[at] = acc[j as usize];
-                            at += 1;
-                        }
-                        acc[j as usize] = 0;
-                    }
-                    len += at;
-                }
-                lens.push((len - before) as u32);
-            }
-            // Hand back the reserve beyond the rows (in place: a shrinking
-            // realloc does not copy).
-            targets.truncate(len);
-            counts.truncate(len);
-            targets.shrink_to_fit();
-            counts.shrink_to_fit();
-            (lens, targets, counts)
-        };
-        let blocks = run_chunks(&work, threads, row_block, progress);
-        CoCounts::from_blocks(item_counts, orders.len(), blocks)
+        count_rows(orders, orders.item_counts(), threads, progress)
     }
+}
 
+impl CoCounts<u16, u16> {
+    /// As [`CoCounts::count`], with ids and counts stored as `u16` when
+    /// they all fit: `None` when the view has more than 65,536 items or an
+    /// item in more than 65,535 orders (a pair count is at most the smaller
+    /// item count).
+    pub(crate) fn count_compact(orders: OrdersView<'_>, threads: usize) -> Result<Option<Self>> {
+        let item_counts = orders.item_counts();
+        let fits = orders.n_items() <= u16::MAX as usize + 1
+            && item_counts.iter().all(|&c| c <= u16::MAX.into());
+        if !fits {
+            return Ok(None);
+        }
+        count_rows(orders, item_counts, threads, &mut |_| {}).map(Some)
+    }
+}
+
+/// The counting of [`CoCounts::count_with_progress`], storing ids as `T`
+/// and counts as `C`; the caller has checked that they fit (ids below
+/// `n_items`, counts at most the largest of `item_counts`).
+fn count_rows<T: PairInt, C: PairInt>(
+    orders: OrdersView<'_>,
+    item_counts: Vec<u32>,
+    threads: usize,
+    progress: &mut dyn FnMut(f64),
+) -> Result<CoCounts<T, C>> {
+    let n = orders.n_items();
+    let inv = Inverted::build(orders, |_, _| true)?;
+    // The pair-counted orders, flattened: the walk below then reads one
+    // contiguous array through one offset table, without the view's
+    // bounds checks and truncation per order (ported from the learn
+    // branch, where it was part of a 1.3x faster count on retail_fimi).
+    let mut ord_off = Vec::with_capacity(orders.len() + 1);
+    ord_off.push(0u32);
+    let mut ord_items = Vec::with_capacity(inv.orders.len());
+    for order in orders.pair_orders() {
+        ord_items.extend_from_slice(order);
+        // Fits: `Inverted::build` checked the lines against `u32`.
+        ord_off.push(ord_items.len() as u32);
+    }
+    let (ord_off, ord_items) = (&ord_off[..], &ord_items[..]);
+    let sizes: Vec<u32> = ord_off.windows(2).map(|w| w[1] - w[0]).collect();
+    let work = inv.work(&sizes);
+    let threads = if work.iter().sum::<u64>() < THREAD_MIN_WORK {
+        1
+    } else {
+        threads
+    };
+    let row_block = |range: Range<usize>| -> RowsBlock<T, C> {
+        let mut acc = vec![0u32; n];
+        // Branch-free "push if new": every item is written at `nt`, and
+        // `nt` advances only when the item was not yet touched, which
+        // avoids a mispredicted branch per increment. Each item enters
+        // at most once per row, so `n + 1` slots suffice.
+        let mut touched = vec![0u32; n + 1];
+        // One bit per item, for rows between sparse and dense (see
+        // below); all clear between rows.
+        let mut seen = vec![0u64; n.div_ceil(64)];
+        let mut lens = Vec::with_capacity(range.len());
+        // Room for every row reserved up front (a row has at most
+        // min(its work, n - 1) entries; `n` more for the dense path's
+        // scratch tail): growing by doubling copied the rows into fresh
+        // pages again and again, most of a small log's page faults.
+        // Untouched reserved pages cost nothing.
+        let bound = range
+            .clone()
+            .map(|i| work[i].min(n as u64) as usize)
+            .sum::<usize>()
+            + n;
+        // The arrays are written by index up to `len`; beyond it they
+        // hold stale entries of earlier dense rows, and they are only
+        // extended (zero-filled) where no row has reached yet, so the
+        // dense path no longer zeroes `n` slots per row.
+        let mut targets: Vec<T> = Vec::with_capacity(bound);
+        let mut counts: Vec<C> = Vec::with_capacity(bound);
+        let mut len = 0usize;
+        for i in range {
+            let mut nt = 0usize;
+            for &o in inv.orders(i) {
+                let (a, b) = (
+                    ord_off[o as usize] as usize,
+                    ord_off[o as usize + 1] as usize,
+                );
+                for &j in &ord_items[a..b] {
+                    let slot = &mut acc[j as usize];
+                    touched[nt] = j;
+                    nt += usize::from(*slot == 0);
+                    *slot += 1;
+                }
+            }
+            let touched = &mut touched[..nt];
+            let before = len;
+            if nt * DENSE_SCAN_RATIO >= n {
+                // A dense row (a popular item): scanning the accumulator
+                // in id order is cheaper than sorting the touched list.
+                // Branch-free: every slot is written at `at`, which
+                // advances only past a counted item other than `i`
+                // (which items are counted is data, so a branch on it
+                // mispredicts often). Room for all `n` is made first.
+                acc[i] = 0;
+                if targets.len() < before + n {
+                    targets.resize(before + n, T::default());
+                    counts.resize(before + n, C::default());
+                }
+                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let mut at = 0usize;
+                for (j, a) in acc.iter_mut().enumerate() {
+                    t[at] = T::narrow(j as u32);
+                    c[at] = C::narrow(*a);
+                    at += usize::from(*a != 0);
+                    *a = 0;
+                }
+                len += at;
+            } else if nt * BITMAP_SCAN_RATIO >= n {
+                // A middling row: its touched items marked in a bitmap
+                // and read back in id order, `n / 64` words plus two
+                // steps per item, where sorting the list took about
+                // `log2(nt)` comparisons per item (single-threaded fits
+                // of online_retail_fr_de 3% faster). The same entries as
+                // the sort.
+                for &j in touched.iter() {
+                    seen[j as usize / 64] |= 1 << (j % 64);
+                }
+                seen[i / 64] &= !(1 << (i % 64));
+                acc[i] = 0;
+                if targets.len() < before + nt {
+                    targets.resize(before + nt, T::default());
+                    counts.resize(before + nt, C::default());
+                }
+                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let mut at = 0usize;
+                for (w, word) in seen.iter_mut().enumerate() {
+                    let mut bits = std::mem::take(word);
+                    while bits != 0 {
+                        let j = w * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        t[at] = T::narrow(j as u32);
+                        c[at] = C::narrow(std::mem::take(&mut acc[j]));
+                        at += 1;
+                    }
+                }
+                len += at;
+            } else {
+                touched.sort_unstable();
+                if targets.len() < before + nt {
+                    targets.resize(before + nt, T::default());
+                    counts.resize(before + nt, C::default());
+                }
+                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let mut at = 0usize;
+                for &j in touched.iter() {
+                    if j as usize != i {
+                        t[at] = T::narrow(j);
+                        c[at] = C::narrow(acc[j as usize]);
+                        at += 1;
+                    }
+                    acc[j as usize] = 0;
+                }
+                len += at;
+            }
+            lens.push((len - before) as u32);
+        }
+        // Hand back the reserve beyond the rows (in place: a shrinking
+        // realloc does not copy).
+        targets.truncate(len);
+        counts.truncate(len);
+        targets.shrink_to_fit();
+        counts.shrink_to_fit();
+        (lens, targets, counts)
+    };
+    let blocks = run_chunks(&work, threads, row_block, progress);
+    CoCounts::from_blocks(item_counts, orders.len(), blocks)
+}
+
+impl<T: PairInt, C: PairInt> CoCounts<T, C> {
     /// Counts from their counted chunks, in row order, kept as they are.
     fn from_blocks(
         item_counts: Vec<u32>,
         n_orders: usize,
-        chunks: Vec<Block<u32>>,
-    ) -> Result<CoCounts> {
+        chunks: Vec<RowsBlock<T, C>>,
+    ) -> Result<CoCounts<T, C>> {
         let n = item_counts.len();
         check_pair_entries(&chunks)?;
         let mut offsets = Vec::with_capacity(n + 1);
@@ -354,7 +437,9 @@ impl CoCounts {
             blocks,
         })
     }
+}
 
+impl CoCounts {
     /// Counts items and pairs over `orders` with order and line weights
     /// (see the [module docs](self#weighted-counts)), on up to `threads`
     /// threads, reporting progress as
@@ -457,7 +542,9 @@ impl CoCounts {
             counts,
         })
     }
+}
 
+impl<T: PairInt, C: PairInt> CoCounts<T, C> {
     /// The number of items (ids `0..n_items()`).
     pub fn n_items(&self) -> usize {
         self.item_counts.len()
@@ -487,7 +574,7 @@ impl CoCounts {
     /// # Panics
     /// Panics if `i >= n_items()`.
     #[inline]
-    pub fn neighbours(&self, i: u32) -> (&[u32], &[u32]) {
+    pub fn neighbours(&self, i: u32) -> (&[T], &[C]) {
         let block = &self.blocks[self.row_block[i as usize] as usize];
         let (a, b) = (
             (self.offsets[i as usize] - block.base) as usize,
@@ -499,8 +586,11 @@ impl CoCounts {
     /// `c(i, j)` (0 when they never co-occur, or `i == j`). Runs in
     /// O(log degree).
     pub fn pair(&self, i: u32, j: u32) -> u32 {
+        if j > T::MAX {
+            return 0;
+        }
         let (t, c) = self.neighbours(i);
-        t.binary_search(&j).map_or(0, |p| c[p])
+        t.binary_search(&T::narrow(j)).map_or(0, |p| c[p].into())
     }
 
     /// The number of stored entries (twice the number of distinct pairs).
@@ -875,7 +965,7 @@ where
 
 /// The number of pair entries in counted chunks, or
 /// [`Error::CapExceeded`] above [`MAX_PAIR_ENTRIES`] (row offsets are `u32`).
-fn check_pair_entries<T>(chunks: &[Block<T>]) -> Result<usize> {
+fn check_pair_entries<T, C>(chunks: &[RowsBlock<T, C>]) -> Result<usize> {
     let total: usize = chunks.iter().map(|b| b.1.len()).sum();
     if total > MAX_PAIR_ENTRIES {
         return Err(Error::CapExceeded {
@@ -1092,13 +1182,60 @@ mod tests {
                     }
                 }
             }
+            // The learner's compact form (u16 ids and counts) holds the
+            // same rows.
+            let compact = CoCounts::count_compact(log.view(), threads).unwrap().expect("fits u16");
+            prop_assert_eq!(compact.item_counts(), cc.item_counts());
+            prop_assert_eq!(compact.n_entries(), cc.n_entries());
             for i in 0..n as u32 {
+                let want: Vec<(u32, u32)> = want[i as usize].iter().map(|(&j, &c)| (j, c)).collect();
                 let (t, c) = cc.neighbours(i);
                 let got: Vec<(u32, u32)> = t.iter().copied().zip(c.iter().copied()).collect();
-                let want: Vec<(u32, u32)> = want[i as usize].iter().map(|(&j, &c)| (j, c)).collect();
-                prop_assert_eq!(got, want, "row {}", i);
+                prop_assert_eq!(&got, &want, "row {}", i);
+                let (t, c) = compact.neighbours(i);
+                let got: Vec<(u32, u32)> = t.iter().map(|&x| x.into()).zip(c.iter().map(|&x| x.into())).collect();
+                prop_assert_eq!(&got, &want, "compact row {}", i);
+                for &(j, c) in &want {
+                    prop_assert_eq!(compact.pair(i, j), c);
+                }
+                prop_assert_eq!(compact.pair(i, u32::from(u16::MAX) + 1), 0);
             }
         }
+    }
+
+    /// The compact form is used only when every id and count fits `u16`:
+    /// at most 65,536 items, no item in more than 65,535 orders.
+    #[test]
+    fn compact_counts_only_where_they_fit() {
+        let many_items =
+            OrderLog::from_rows((0..=65_536u32).map(|k| (k.to_string(), format!("s{k}")))).unwrap();
+        assert_eq!(many_items.n_items(), 65_537);
+        assert!(CoCounts::count_compact(many_items.view(), 1)
+            .unwrap()
+            .is_none());
+        let just_fits =
+            OrderLog::from_rows((0..=65_535u32).map(|k| (k.to_string(), format!("s{k}")))).unwrap();
+        assert!(CoCounts::count_compact(just_fits.view(), 1)
+            .unwrap()
+            .is_some());
+
+        let pair_rows = |orders: u32| {
+            (0..orders).flat_map(|k| {
+                [
+                    (k.to_string(), "a".to_string()),
+                    (k.to_string(), "b".to_string()),
+                ]
+            })
+        };
+        let at_max = OrderLog::from_rows(pair_rows(65_535)).unwrap();
+        let compact = CoCounts::count_compact(at_max.view(), 2)
+            .unwrap()
+            .expect("fits u16");
+        assert_eq!(compact.pair(0, 1), 65_535);
+        assert_eq!(compact.count_of(0), 65_535);
+        let over = OrderLog::from_rows(pair_rows(65_536)).unwrap();
+        assert!(CoCounts::count_compact(over.view(), 2).unwrap().is_none());
+        assert_eq!(CoCounts::count(over.view(), 2).unwrap().pair(0, 1), 65_536);
     }
 
     proptest! {
