@@ -41,8 +41,9 @@
 //!   times), a K x K system per target, solved in parallel. O(n K^3) time,
 //!   O(n K) memory for the edges (12 bytes per (target, regressor) weight
 //!   before pruning, 8 bytes per kept edge), plus the sparse pair counts
-//!   ([`CoCounts`], stored as `u16` where ids and counts fit) and a dense table of pair counts among the (at most
-//!   [`HUB_ITEMS`]) most frequent items whose rows are too long to scan.
+//!   ([`CoCounts`], stored as `u16` where ids and counts fit) and a dense
+//!   table of pair counts among the (at most [`HUB_ITEMS`]) most frequent
+//!   items whose rows are too long to scan.
 //!   No n x n matrix.
 //!
 //! # Scoring
@@ -310,9 +311,9 @@ impl LearnedModel {
             config.threads
         };
         // Ids and counts as `u16` where they fit: half the bytes per stored
-        // pair, so half the fresh pages a first fit faults in (on
-        // online_retail_fr_de 777 faults counting, at 1.4-2.9 µs each on
-        // the cloud guests measured); the same counts, so the same model.
+        // pair, so half the fresh pages counting faults in (777 of them on
+        // online_retail_fr_de with `u32`, at 1.4-2.9 µs each on the cloud
+        // guests measured); the same counts, so the same model.
         match CoCounts::count_compact(train, threads)? {
             Some(cc) => Self::fit_counts(train, config, threads, &cc),
             None => Self::fit_counts(train, config, threads, &CoCounts::count(train, threads)?),
