@@ -245,6 +245,24 @@ impl CoCounts<u16, u16> {
     }
 }
 
+/// The arrays of a chunk of counted rows from `before` on, with room for at
+/// least `room` entries: extended (zero-filled) only where no earlier row
+/// has reached, so stale entries of earlier rows beyond the written length
+/// stay and the caller writes its row over them by index.
+#[inline]
+fn row_slots<'v, T: PairInt, C: PairInt>(
+    targets: &'v mut Vec<T>,
+    counts: &'v mut Vec<C>,
+    before: usize,
+    room: usize,
+) -> (&'v mut [T], &'v mut [C]) {
+    if targets.len() < before + room {
+        targets.resize(before + room, T::default());
+        counts.resize(before + room, C::default());
+    }
+    (&mut targets[before..], &mut counts[before..])
+}
+
 /// The counting of [`CoCounts::count_with_progress`], storing ids as `T`
 /// and counts as `C`; the caller has checked that they fit (ids below
 /// `n_items`, counts at most the largest of `item_counts`).
@@ -328,11 +346,7 @@ fn count_rows<T: PairInt, C: PairInt>(
                 // (which items are counted is data, so a branch on it
                 // mispredicts often). Room for all `n` is made first.
                 acc[i] = 0;
-                if targets.len() < before + n {
-                    targets.resize(before + n, T::default());
-                    counts.resize(before + n, C::default());
-                }
-                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let (t, c) = row_slots(&mut targets, &mut counts, before, n);
                 let mut at = 0usize;
                 for (j, a) in acc.iter_mut().enumerate() {
                     t[at] = T::narrow(j as u32);
@@ -353,11 +367,7 @@ fn count_rows<T: PairInt, C: PairInt>(
                 }
                 seen[i / 64] &= !(1 << (i % 64));
                 acc[i] = 0;
-                if targets.len() < before + nt {
-                    targets.resize(before + nt, T::default());
-                    counts.resize(before + nt, C::default());
-                }
-                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let (t, c) = row_slots(&mut targets, &mut counts, before, nt);
                 let mut at = 0usize;
                 for (w, word) in seen.iter_mut().enumerate() {
                     let mut bits = std::mem::take(word);
@@ -372,11 +382,7 @@ fn count_rows<T: PairInt, C: PairInt>(
                 len += at;
             } else {
                 touched.sort_unstable();
-                if targets.len() < before + nt {
-                    targets.resize(before + nt, T::default());
-                    counts.resize(before + nt, C::default());
-                }
-                let (t, c) = (&mut targets[before..], &mut counts[before..]);
+                let (t, c) = row_slots(&mut targets, &mut counts, before, nt);
                 let mut at = 0usize;
                 for &j in touched.iter() {
                     if j as usize != i {
