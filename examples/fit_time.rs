@@ -5,7 +5,7 @@
 //!
 //! `FIT_ONLY=1` times fits only; `HASH=1` also prints a hash of the fitted
 //! model's edges and priors, to check that a change to the fit keeps the
-//! model.
+//! model; `SCORE_REPS=N` runs the evaluation's scoring pass N times.
 
 use cartwise::eval::Evaluation;
 use cartwise::learn::{LearnConfig, LearnedModel};
@@ -71,6 +71,15 @@ fn main() -> cartwise::Result<()> {
     // Scoring: CPU time of this thread over all evaluation cases.
     let model = LearnedModel::fit(eval.train(), &c)?;
     let mut ranker = cartwise::LearnedRanker::new(model);
+    // `SCORE_REPS=N` scores N times (for a profile of scoring alone); the
+    // figures printed are the last pass's.
+    let passes: usize = std::env::var("SCORE_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for _ in 1..passes {
+        std::hint::black_box(eval.score("learned", 0.0, &mut ranker));
+    }
     let cpu0 = thread_cpu_seconds();
     let wall0 = Instant::now();
     let r = eval.score("learned", 0.0, &mut ranker);
