@@ -472,6 +472,7 @@ impl LearnedModel {
             touched: Vec::new(),
             cands: Vec::new(),
             block_max: Vec::new(),
+            block_sel: Vec::new(),
         }
     }
 
@@ -752,46 +753,52 @@ impl LearnedModel {
         // score is at least the k-th best block maximum: nothing below it
         // can win, and whole blocks below it are skipped.
         s.block_max.clear();
-        s.block_max.extend(score.chunks(SCAN_BLOCK).map(block_max));
+        for block in score.chunks(SCAN_BLOCK) {
+            s.block_max.push(block_max(block));
+        }
         let mut at_least = f32::NEG_INFINITY;
         if s.block_max.len() >= k {
+            s.block_sel.clear();
+            s.block_sel.extend_from_slice(&s.block_max);
             let (_, kth, _) = s
-                .block_max
+                .block_sel
                 .select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
             at_least = *kth;
         }
+        // One pass in rank order keeps the k best so far, sorted, in
+        // `cands`; `floor` is the k-th best score once k are held. Ranks
+        // ascend along the pass, so a later item equal to the floor loses
+        // the tie: only scores strictly above it enter, and a block whose
+        // maximum does not beat it is skipped. -inf (cart items) never
+        // enters. For the k of a shop's list, an insertion into k sorted
+        // entries costs less than cutting a 2k buffer back with a
+        // selection (market_basket_optimisation: those selections were a
+        // third of a call; ×0.8 per cart there and on groceries).
         s.cands.clear();
-        // Candidates are pushed into a buffer of up to 2k and cut back to
-        // the k best when it fills (tantivy's TopNComputer): cheaper than
-        // keeping it sorted. `floor` is then the k-th best so far: ranks
-        // ascend along the pass, so a later item equal to it loses the tie
-        // and only scores strictly above it enter. -inf (cart items) never
-        // enters.
         let mut floor = f32::NEG_INFINITY;
         for (b, block) in score.chunks(SCAN_BLOCK).enumerate() {
-            if block_max(block) < at_least {
+            let top = s.block_max[b];
+            if top < at_least || (s.cands.len() == k && top <= floor) {
                 continue;
             }
             for (r, &sc) in (b * SCAN_BLOCK..).zip(block) {
                 if sc > floor && sc >= at_least {
-                    s.cands.push(Cand {
+                    if s.cands.len() == k {
+                        s.cands.pop();
+                    }
+                    let c = Cand {
                         score: sc,
                         rank: r as u32,
                         item: self.popular[r],
-                    });
-                    if s.cands.len() == 2 * k {
-                        s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
-                        s.cands.truncate(k);
+                    };
+                    let at = s.cands.partition_point(|x| Cand::cmp(x, &c).is_lt());
+                    s.cands.insert(at, c);
+                    if s.cands.len() == k {
                         floor = s.cands[k - 1].score;
                     }
                 }
             }
         }
-        if s.cands.len() > k {
-            s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
-            s.cands.truncate(k);
-        }
-        s.cands.sort_unstable_by(Cand::cmp);
         out.extend(s.cands.iter().map(|c| c.item));
     }
 }
@@ -873,7 +880,9 @@ pub struct Scratch {
     now: u32,
     touched: Vec<u32>,
     cands: Vec<Cand>,
+    /// The dense-rows pass's block maxima, and a copy to select in.
     block_max: Vec<f32>,
+    block_sel: Vec<f32>,
 }
 
 impl Scratch {
