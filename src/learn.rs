@@ -840,11 +840,16 @@ fn block_max(xs: &[f32]) -> f32 {
             *l = if x > *l { x } else { *l };
         }
     }
-    let mut m = f32::NEG_INFINITY;
-    for &x in lanes.iter().chain(rest) {
-        m = if x > m { x } else { m };
+    // Halving the lanes: three dependent maxima instead of eight.
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    let mut width = 4;
+    while width > 0 {
+        for l in 0..width {
+            lanes[l] = max(lanes[l], lanes[l + width]);
+        }
+        width /= 2;
     }
-    m
+    rest.iter().fold(lanes[0], |m, &x| max(m, x))
 }
 
 /// The dense scoring path is used when the cart's edges number at least
