@@ -372,7 +372,9 @@ impl LearnedModel {
         for (r, &i) in popular.iter().enumerate() {
             tie_rank[i as usize] = r as u32;
         }
-        let scale = config.prior / n_multi.max(1) as f64;
+        // `+ 0.0`: a prior of -0.0 (which validation lets through) is
+        // +0.0 here, so no prior is -0.0 (see `copy_scores`).
+        let scale = (config.prior + 0.0) / n_multi.max(1) as f64;
         let prior: Vec<f32> = multi
             .iter()
             .map(|&c| (scale * f64::from(c)) as f32)
@@ -489,29 +491,29 @@ impl LearnedModel {
             return;
         }
         debug_assert_eq!(s.seen.len(), self.n_items(), "scratch from another model");
-        let tag = s.next_tag();
-        for &c in cart {
-            if let Some(m) = s.cart.get_mut(c as usize) {
-                *m = tag;
-            }
-        }
         let n = self.n_items();
         let edges = self.cart_edges(cart);
-        if !self.dense.is_empty() {
+        let rows = !self.dense.is_empty();
+        if rows || edges * DENSE_SCORING_RATIO >= n {
             // Compiled for AVX2 where the processor has it (the crate's
             // baseline is SSE2): the row additions and block maxima are
-            // most of this path, and twice as wide vectors halve them.
+            // most of these paths, and twice as wide vectors halve them.
             // Elementwise additions in the same order: the same sums.
-            pulp::Arch::new().dispatch(DenseRows {
+            pulp::Arch::new().dispatch(DensePass {
                 model: self,
                 s,
                 cart,
                 k,
+                rows,
                 out,
             });
-        } else if edges * DENSE_SCORING_RATIO >= n {
-            self.recommend_dense(s, cart, k, tag, out);
         } else {
+            let tag = s.next_tag();
+            for &c in cart {
+                if let Some(m) = s.cart.get_mut(c as usize) {
+                    *m = tag;
+                }
+            }
             self.recommend_sparse(s, cart, k, tag, out);
         }
     }
@@ -668,52 +670,34 @@ impl LearnedModel {
     /// The dense path of [`recommend_into`](Self::recommend_into), for
     /// carts whose edges touch a good part of the catalog: every score
     /// starts at its prior, edges are added without bookkeeping, and one
-    /// pass over the popularity list keeps the k best in a small sorted
-    /// buffer. Same scores (same additions in the same order) and same tie
-    /// rule as the sparse path, so the same list.
-    fn recommend_dense(
-        &self,
-        s: &mut Scratch,
-        cart: &[u32],
-        k: usize,
-        tag: u32,
-        out: &mut Vec<u32>,
-    ) {
+    /// sequential pass over the scores keeps the k best
+    /// ([`top_k_scan`](Self::top_k_scan), in id order). Same scores (same
+    /// additions in the same order) and same tie rule as the sparse path,
+    /// so the same list.
+    ///
+    /// The pass used to walk the items in popularity order, reading each
+    /// one's cart marker and score at scattered places: most of a call on
+    /// online_retail_fr_de (2k items, 20-item carts).
+    #[inline(always)]
+    fn recommend_dense(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
         let n = self.n_items();
-        s.score[..n].copy_from_slice(&self.prior);
+        let score = &mut s.score[..n];
+        copy_scores(score, &self.prior);
         for &i in cart {
             if (i as usize) < n {
                 let (t, w) = self.edges(i);
                 for (&j, &wj) in t.iter().zip(w) {
-                    s.score[j as usize] += wj;
+                    score[j as usize] += wj;
                 }
             }
         }
-        // `popular` is in tie-rank order, so an item only enters when it
-        // beats the current k-th strictly.
-        s.cands.clear();
-        for &j in &self.popular {
-            if s.cart[j as usize] == tag {
-                continue;
+        for &i in cart {
+            if let Some(x) = score.get_mut(i as usize) {
+                *x = f32::NEG_INFINITY;
             }
-            let score = s.score[j as usize];
-            if s.cands.len() == k {
-                match s.cands.last() {
-                    Some(last) if score > last.score => {
-                        s.cands.pop();
-                    }
-                    _ => continue,
-                }
-            }
-            let c = Cand {
-                score,
-                rank: self.tie_rank[j as usize],
-                item: j,
-            };
-            let at = s.cands.partition_point(|x| Cand::cmp(x, &c).is_lt());
-            s.cands.insert(at, c);
         }
-        out.extend(s.cands.iter().map(|c| c.item));
+        let tie_rank = &self.tie_rank;
+        self.top_k_scan(s, n, k, |p| tie_rank[p], |p| p as u32, out);
     }
 }
 
@@ -723,14 +707,13 @@ impl LearnedModel {
     /// the prior, and each cart item adds its whole row (SIMD adds; adding
     /// 0 where there is no edge leaves a score unchanged, since scores
     /// start at a prior >= +0 and weights are non-zero, so these are the
-    /// sparse path's sums). Cart items are then set to -inf, and one
-    /// sequential pass in rank order keeps the k best: an item enters only
-    /// when it beats the k-th strictly, which is the tie rule.
+    /// sparse path's sums); then [`top_k_scan`](Self::top_k_scan) in rank
+    /// order.
     #[inline(always)]
     fn recommend_dense_rows(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
         let (n, m) = (self.n_items(), self.popular.len());
         let score = &mut s.score[..m];
-        score.copy_from_slice(&self.rank_prior);
+        copy_scores(score, &self.rank_prior);
         for &i in cart {
             let i = i as usize;
             if i < n {
@@ -749,53 +732,85 @@ impl LearnedModel {
                 *x = f32::NEG_INFINITY;
             }
         }
-        // The k best block maxima are k distinct scores, so the k-th best
+        let popular = &self.popular;
+        self.top_k_scan(s, m, k, |p| p as u32, |p| popular[p], out);
+    }
+
+    /// The k best of `s.score[..len]` for both dense paths, into `out`:
+    /// position `p` holds the score of item `item_of(p)`, whose tie rank is
+    /// `rank_of(p)` (`u32::MAX`: not seen in training, never listed); cart
+    /// items hold -inf. One sequential pass keeps the k best so far.
+    #[inline(always)]
+    fn top_k_scan(
+        &self,
+        s: &mut Scratch,
+        len: usize,
+        k: usize,
+        rank_of: impl Fn(usize) -> u32,
+        item_of: impl Fn(usize) -> u32,
+        out: &mut Vec<u32>,
+    ) {
+        let Scratch {
+            score,
+            cands,
+            block_max: maxima,
+            block_sel,
+            ..
+        } = s;
+        let score = &score[..len];
+        // The k best block maxima are k distinct items, so the k-th best
         // score is at least the k-th best block maximum: nothing below it
         // can win, and whole blocks below it are skipped.
-        s.block_max.clear();
+        maxima.clear();
         for block in score.chunks(SCAN_BLOCK) {
-            s.block_max.push(block_max(block));
+            maxima.push(block_max(block));
         }
         let mut at_least = f32::NEG_INFINITY;
-        if s.block_max.len() >= k {
-            s.block_sel.clear();
-            s.block_sel.extend_from_slice(&s.block_max);
-            let (_, kth, _) = s
-                .block_sel
-                .select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        if maxima.len() >= k {
+            block_sel.clear();
+            block_sel.extend_from_slice(maxima);
+            let (_, kth, _) = block_sel.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
             at_least = *kth;
         }
-        // One pass in rank order keeps the k best so far, sorted, in
-        // `cands`; `floor` is the k-th best score once k are held. Ranks
-        // ascend along the pass, so a later item equal to the floor loses
-        // the tie: only scores strictly above it enter, and a block whose
-        // maximum does not beat it is skipped. -inf (cart items) never
-        // enters. For the k of a shop's list, an insertion into k sorted
-        // entries costs less than cutting a 2k buffer back with a
+        // `cands` holds the k best so far, sorted; `floor` is the k-th
+        // once k are held. A score below the floor never enters, one above
+        // it always does, and one equal to it only with a better tie rank
+        // (in rank order, never: ranks ascend along the pass). A block
+        // whose maximum is below the floor is skipped. -inf (cart items)
+        // never enters. For the k of a shop's list, an insertion into k
+        // sorted entries costs less than cutting a 2k buffer back with a
         // selection (market_basket_optimisation: those selections were a
         // third of a call; ×0.8 per cart there and on groceries).
-        s.cands.clear();
-        let mut floor = f32::NEG_INFINITY;
+        cands.clear();
+        let mut floor = Cand {
+            score: f32::NEG_INFINITY,
+            rank: u32::MAX,
+            item: u32::MAX,
+        };
         for (b, block) in score.chunks(SCAN_BLOCK).enumerate() {
-            let top = s.block_max[b];
-            if top < at_least || (s.cands.len() == k && top <= floor) {
+            let top = maxima[b];
+            if top < at_least || top < floor.score {
                 continue;
             }
-            for (r, &sc) in (b * SCAN_BLOCK..).zip(block) {
-                if sc > floor && sc >= at_least {
-                    if s.cands.len() == k {
-                        s.cands.pop();
-                    }
-                    let c = Cand {
-                        score: sc,
-                        rank: r as u32,
-                        item: self.popular[r],
-                    };
-                    let at = s.cands.partition_point(|x| Cand::cmp(x, &c).is_lt());
-                    s.cands.insert(at, c);
-                    if s.cands.len() == k {
-                        floor = s.cands[k - 1].score;
-                    }
+            for (p, &sc) in (b * SCAN_BLOCK..).zip(block) {
+                if sc < floor.score || sc < at_least || sc == f32::NEG_INFINITY {
+                    continue;
+                }
+                let c = Cand {
+                    score: sc,
+                    rank: rank_of(p),
+                    item: item_of(p),
+                };
+                if c.rank == u32::MAX || !Cand::cmp(&c, &floor).is_lt() {
+                    continue;
+                }
+                if cands.len() == k {
+                    cands.pop();
+                }
+                let at = cands.partition_point(|x| Cand::cmp(x, &c).is_lt());
+                cands.insert(at, c);
+                if cands.len() == k {
+                    floor = cands[k - 1];
                 }
             }
         }
@@ -803,23 +818,48 @@ impl LearnedModel {
     }
 }
 
-/// [`LearnedModel::recommend_dense_rows`] as a [`pulp::WithSimd`], so that
-/// [`pulp::Arch::dispatch`] compiles it for the best instruction set the
-/// processor has.
-struct DenseRows<'a> {
+/// The two dense paths of [`LearnedModel::recommend_into`] as a
+/// [`pulp::WithSimd`], so that [`pulp::Arch::dispatch`] compiles them for
+/// the best instruction set the processor has.
+struct DensePass<'a> {
     model: &'a LearnedModel,
     s: &'a mut Scratch,
     cart: &'a [u32],
     k: usize,
+    /// Whole rows (`recommend_dense_rows`), or edges (`recommend_dense`).
+    rows: bool,
     out: &'a mut Vec<u32>,
 }
 
-impl pulp::WithSimd for DenseRows<'_> {
+impl pulp::WithSimd for DensePass<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        self.model
-            .recommend_dense_rows(self.s, self.cart, self.k, self.out);
+        let DensePass {
+            model,
+            s,
+            cart,
+            k,
+            rows,
+            out,
+        } = self;
+        if rows {
+            model.recommend_dense_rows(s, cart, k, out);
+        } else {
+            model.recommend_dense(s, cart, k, out);
+        }
+    }
+}
+
+/// `dst = src` for the priors that start a dense pass's scores, written as
+/// `src + 0.0` (the same values: priors are never -0.0) so that it is not
+/// compiled to `memcpy`. glibc copies a few kilobytes with `rep movsb`,
+/// which ran at under 5 bytes per cycle on the Zen 3 guest: a third of a
+/// call on online_retail_fr_de (2k items, 8 KB of priors per cart).
+#[inline(always)]
+fn copy_scores(dst: &mut [f32], src: &[f32]) {
+    for (d, &p) in dst.iter_mut().zip(src) {
+        *d = p + 0.0;
     }
 }
 
@@ -2373,7 +2413,7 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    /// What `recommend_into` does before it picks a path: a new tag, the
+    /// What `recommend_into` does before the sparse path: a new tag, the
     /// cart's items marked with it.
     fn mark_cart(s: &mut Scratch, cart: &[u32]) -> u32 {
         let tag = s.next_tag();
@@ -2433,6 +2473,57 @@ mod tests {
     }
 
     #[test]
+    fn items_unseen_in_training_are_never_listed_on_any_path() {
+        // Orders 0..4 train; items 6..9 appear only in the last orders,
+        // so the model spans them (ids of the log) without having seen
+        // them. With k above the number of seen items, every path must
+        // stop at the seen ones, whichever way it walks the scores.
+        let rows = [
+            ("o1", "a"),
+            ("o1", "b"),
+            ("o1", "c"),
+            ("o2", "a"),
+            ("o2", "d"),
+            ("o3", "b"),
+            ("o3", "e"),
+            ("o3", "f"),
+            ("o4", "c"),
+            ("o4", "f"),
+            ("o5", "g"),
+            ("o5", "h"),
+            ("o6", "i"),
+            ("o6", "j"),
+            ("o6", "a"),
+        ];
+        let log = OrderLog::from_rows(rows).unwrap();
+        let model = LearnedModel::fit(log.slice(0..4), &LearnConfig::default()).unwrap();
+        assert_eq!(model.n_items(), 10);
+        assert_eq!(model.popular().len(), 6);
+        let mut s = model.scratch();
+        for cart in [
+            vec![],
+            vec![0],
+            vec![0, 1],
+            vec![0, 1, 2, 3],
+            vec![6, 7],
+            vec![5, 8, 9],
+        ] {
+            let expected = reference_topk(&model, &cart, 20);
+            let mut dense = Vec::new();
+            model.recommend_dense(&mut s, &cart, 20, &mut dense);
+            let tag = mark_cart(&mut s, &cart);
+            let mut sparse = Vec::new();
+            model.recommend_sparse(&mut s, &cart, 20, tag, &mut sparse);
+            let mut out = Vec::new();
+            model.recommend_into(&mut s, &cart, 20, &mut out);
+            for list in [&dense, &sparse, &out] {
+                assert_eq!(list, &expected, "cart {cart:?}");
+                assert!(list.iter().all(|&j| j < 6), "unseen item listed: {list:?}");
+            }
+        }
+    }
+
+    #[test]
     fn sparse_path_matches_brute_force_on_long_carts() {
         // Enough items that the sparse path can serve, carts touching
         // hundreds of them (the longest take the dense path in
@@ -2446,7 +2537,9 @@ mod tests {
         let mut s = model.scratch();
         let mut cuts = 0;
         for (c, k) in (0..300u32).zip([1usize, 2, 10, 25].iter().cycle()) {
-            let cart: Vec<u32> = (0..(c % 40)).map(|x| (c * 31 + x * x * 7) % (n + 3)).collect();
+            let cart: Vec<u32> = (0..(c % 40))
+                .map(|x| (c * 31 + x * x * 7) % (n + 3))
+                .collect();
             cuts += usize::from(model.cart_edges(&cart) > 2 * k);
             let tag = mark_cart(&mut s, &cart);
             let mut sparse = Vec::new();
@@ -2485,8 +2578,7 @@ mod tests {
                 cart.dedup();
                 // Both scoring paths must give the brute-force list.
                 let mut dense = Vec::new();
-                let tag = mark_cart(&mut s, &cart);
-                model.recommend_dense(&mut s, &cart, k, tag, &mut dense);
+                model.recommend_dense(&mut s, &cart, k, &mut dense);
                 let mut sparse = Vec::new();
                 let tag = mark_cart(&mut s, &cart);
                 model.recommend_sparse(&mut s, &cart, k, tag, &mut sparse);
