@@ -713,12 +713,33 @@ impl LearnedModel {
     fn recommend_dense_rows(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
         let (n, m) = (self.n_items(), self.popular.len());
         let score = &mut s.score[..m];
-        copy_scores(score, &self.rank_prior);
+        // Column block by column block, each block's sums kept in
+        // registers while every cart row is added to them: the same
+        // additions in the same order per score as row after row, without
+        // loading and storing every score once per row.
+        const W: usize = SCAN_BLOCK;
+        let mut blocks = score.chunks_exact_mut(W);
+        for (b, block) in blocks.by_ref().enumerate() {
+            let mut acc = [0.0f32; W];
+            copy_scores(&mut acc, &self.rank_prior[b * W..(b + 1) * W]);
+            for &i in cart {
+                let i = i as usize;
+                if i < n {
+                    let at = i * m + b * W;
+                    for (x, &w) in acc.iter_mut().zip(&self.dense[at..at + W]) {
+                        *x += w;
+                    }
+                }
+            }
+            block.copy_from_slice(&acc);
+        }
+        let tail = blocks.into_remainder();
+        let done = m - tail.len();
+        copy_scores(tail, &self.rank_prior[done..]);
         for &i in cart {
             let i = i as usize;
             if i < n {
-                let row = &self.dense[i * m..(i + 1) * m];
-                for (x, &w) in score.iter_mut().zip(row) {
+                for (x, &w) in tail.iter_mut().zip(&self.dense[i * m + done..(i + 1) * m]) {
                     *x += w;
                 }
             }
