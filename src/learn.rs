@@ -781,7 +781,12 @@ impl LearnedModel {
         let score = &score[..len];
         // The k best block maxima are k distinct items, so the k-th best
         // score is at least the k-th best block maximum: nothing below it
-        // can win, and whole blocks below it are skipped.
+        // can win, and whole blocks below it are skipped. Only when that
+        // maximum is above 0: an item unseen in training scores exactly 0
+        // (no prior, no edge leads to it) and is never listed, so a bound
+        // of 0 or less may come from such items and cut listable ones
+        // (cart items are -inf, never a block's maximum unless the whole
+        // block is the cart's).
         maxima.clear();
         for block in score.chunks(SCAN_BLOCK) {
             maxima.push(block_max(block));
@@ -791,7 +796,9 @@ impl LearnedModel {
             block_sel.clear();
             block_sel.extend_from_slice(maxima);
             let (_, kth, _) = block_sel.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-            at_least = *kth;
+            if *kth > 0.0 {
+                at_least = *kth;
+            }
         }
         // `cands` holds the k best so far, sorted; `floor` is the k-th
         // once k are held. A score below the floor never enters, one above
@@ -2558,6 +2565,46 @@ mod tests {
                 assert_eq!(list, &expected, "cart {cart:?}");
                 assert!(list.iter().all(|&j| j < 6), "unseen item listed: {list:?}");
             }
+        }
+    }
+
+    #[test]
+    fn dense_pass_bound_ignores_unseen_items() {
+        // Two substitutes bought with the same item, never together: each
+        // one's learned weight to the other is negative. Trained on those
+        // orders alone, the model also spans 400 ids seen only later, which
+        // score 0 and are never listed, so most of the dense pass's blocks
+        // of 32 have 0 as their maximum. The k-th best block maximum must
+        // not then bound the pass: the list for a cart holding one
+        // substitute needs the other, whose score is below 0.
+        let mut rows = Vec::new();
+        for o in 0..30 {
+            rows.push((format!("a{o}"), "x".to_string()));
+            rows.push((format!("a{o}"), "y1".to_string()));
+            rows.push((format!("b{o}"), "x".to_string()));
+            rows.push((format!("b{o}"), "y2".to_string()));
+        }
+        rows.extend((0..400).map(|i| (format!("u{i}"), format!("u{i}"))));
+        let log = OrderLog::from_rows(rows).unwrap();
+        let model = LearnedModel::fit(log.slice(0..60), &LearnConfig::default()).unwrap();
+        let (x, y1, y2) = (
+            log.item("x").unwrap(),
+            log.item("y1").unwrap(),
+            log.item("y2").unwrap(),
+        );
+        let (t, w) = model.edges(y1);
+        let to_y2 = t.binary_search(&y2).map(|e| w[e]);
+        assert!(to_y2.is_ok_and(|w| w + model.prior(y2) < 0.0), "{to_y2:?}");
+        let mut s = model.scratch();
+        for k in [2, 10, 20] {
+            let expected = reference_topk(&model, &[y1], k);
+            assert_eq!(expected, vec![x, y2]);
+            let mut dense = Vec::new();
+            model.recommend_dense(&mut s, &[y1], k, &mut dense);
+            assert_eq!(dense, expected, "k {k}");
+            let mut out = Vec::new();
+            model.recommend_into(&mut s, &[y1], k, &mut out);
+            assert_eq!(out, expected, "k {k}");
         }
     }
 
