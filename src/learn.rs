@@ -590,14 +590,7 @@ impl LearnedModel {
                 rank: self.tie_rank[j as usize],
                 item: j,
             };
-            if Cand::cmp(&c, &floor).is_lt() {
-                s.cands.push(c);
-                if s.cands.len() == 2 * k {
-                    s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
-                    s.cands.truncate(k);
-                    floor = s.cands[k - 1];
-                }
-            }
+            offer(&mut s.cands, &mut floor, c, k);
         }
         // Untouched items score their prior alone, which never increases
         // along `popular`: the first k of them not in the cart are the only
@@ -614,14 +607,7 @@ impl LearnedModel {
                     rank: self.tie_rank[j as usize],
                     item: j,
                 };
-                if Cand::cmp(&c, &floor).is_lt() {
-                    s.cands.push(c);
-                    if s.cands.len() == 2 * k {
-                        s.cands.select_nth_unstable_by(k - 1, Cand::cmp);
-                        s.cands.truncate(k);
-                        floor = s.cands[k - 1];
-                    }
-                }
+                offer(&mut s.cands, &mut floor, c, k);
             }
         }
         if s.cands.len() > k {
@@ -630,6 +616,21 @@ impl LearnedModel {
         }
         s.cands.sort_unstable_by(Cand::cmp);
         out.extend(s.cands.iter().map(|c| c.item));
+    }
+}
+
+/// Offers `c` to the sparse path's buffer of at most 2k candidates: it
+/// enters when it beats `floor`, the k-th best once the buffer has been cut
+/// back; a full buffer is cut back to its k best.
+#[inline(always)]
+fn offer(cands: &mut Vec<Cand>, floor: &mut Cand, c: Cand, k: usize) {
+    if Cand::cmp(&c, floor).is_lt() {
+        cands.push(c);
+        if cands.len() == 2 * k {
+            cands.select_nth_unstable_by(k - 1, Cand::cmp);
+            cands.truncate(k);
+            *floor = cands[k - 1];
+        }
     }
 }
 
