@@ -907,7 +907,7 @@ fn copy_scores(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// Scores per block in the dense-rows top-k pass: one SIMD maximum decides
+/// Scores per block in the dense paths' top-k pass: one SIMD maximum decides
 /// whether the block can hold a winner. A few vector widths; not tuned.
 const SCAN_BLOCK: usize = 32;
 // The dense pass marks a block's candidates in the bits of a `u32`.
@@ -961,8 +961,8 @@ impl Cand {
 
 /// Per-call scratch space for [`LearnedModel::recommend_into`]: dense score
 /// and marker arrays (O(1) reset by tagging) and the touched list. About 12
-/// bytes per item. Reuse one per thread; it exists so that
-/// serving a cart allocates nothing.
+/// bytes per item. Reuse one per thread; it exists so that serving a cart
+/// allocates nothing.
 #[derive(Clone, Debug)]
 pub struct Scratch {
     score: Vec<f32>,
@@ -971,7 +971,7 @@ pub struct Scratch {
     now: u32,
     touched: Vec<u32>,
     cands: Vec<Cand>,
-    /// The dense-rows pass's block maxima, and a copy to select in.
+    /// The dense passes' block maxima, and a copy to select in.
     block_max: Vec<f32>,
     block_sel: Vec<f32>,
 }
