@@ -372,9 +372,7 @@ impl LearnedModel {
         for (r, &i) in popular.iter().enumerate() {
             tie_rank[i as usize] = r as u32;
         }
-        // `+ 0.0`: a prior of -0.0 (which validation lets through) is
-        // +0.0 here, so no prior is -0.0 (see `copy_scores`).
-        let scale = (config.prior + 0.0) / n_multi.max(1) as f64;
+        let scale = config.prior / n_multi.max(1) as f64;
         let prior: Vec<f32> = multi
             .iter()
             .map(|&c| (scale * f64::from(c)) as f32)
@@ -496,9 +494,9 @@ impl LearnedModel {
         let rows = !self.dense.is_empty();
         if rows || edges * DENSE_SCORING_RATIO >= n {
             // Compiled for AVX2 where the processor has it (the crate's
-            // baseline is SSE2): the row additions and block maxima are
-            // most of these paths, and twice as wide vectors halve them.
-            // Elementwise additions in the same order: the same sums.
+            // baseline is SSE2), so the row additions, block maxima and
+            // comparisons use 8-wide vectors. Elementwise additions in the
+            // same order: the same sums.
             pulp::Arch::new().dispatch(DensePass {
                 model: self,
                 s,
@@ -508,13 +506,7 @@ impl LearnedModel {
                 out,
             });
         } else {
-            let tag = s.next_tag();
-            for &c in cart {
-                if let Some(m) = s.cart.get_mut(c as usize) {
-                    *m = tag;
-                }
-            }
-            self.recommend_sparse(s, cart, k, tag, out);
+            self.recommend_sparse(s, cart, k, edges, out);
         }
     }
 
@@ -531,10 +523,10 @@ impl LearnedModel {
     /// only the items the cart's edges touch, plus the k most popular
     /// untouched ones.
     ///
-    /// Branch-free bookkeeping: whether an edge's target is new to this
-    /// cart is as good as random, so the first touch is a select (prior or
-    /// running sum) and the touched list is written every time and
-    /// advanced only for a new item; and the k best are kept in a buffer of
+    /// `edges` is [`cart_edges`](Self::cart_edges), which sizes the touched
+    /// list. Whether an edge's target is new to this cart is as good as
+    /// random, so the touched list is written for every edge and advanced
+    /// only for a new item, without a branch; and the k best are kept in a buffer of
     /// up to 2k cut back when it fills, so most candidates cost one
     /// comparison with the k-th best so far instead of a place in a
     /// selection over all of them (retail_fimi: about a thousand touched
@@ -544,11 +536,16 @@ impl LearnedModel {
         s: &mut Scratch,
         cart: &[u32],
         k: usize,
-        tag: u32,
+        edges: usize,
         out: &mut Vec<u32>,
     ) {
         let n = self.n_items();
-        let edges = self.cart_edges(cart);
+        let tag = s.next_tag();
+        for &c in cart {
+            if let Some(m) = s.cart.get_mut(c as usize) {
+                *m = tag;
+            }
+        }
         if s.touched.len() < edges {
             s.touched.resize(edges, 0);
         }
@@ -677,13 +674,13 @@ impl LearnedModel {
     /// so the same list.
     ///
     /// The pass used to walk the items in popularity order, reading each
-    /// one's cart marker and score at scattered places: most of a call on
-    /// online_retail_fr_de (2k items, 20-item carts).
+    /// one's cart marker and score at scattered places (online_retail_fr_de,
+    /// 2k items and 20-item carts: scoring x0.60 without that walk).
     #[inline(always)]
     fn recommend_dense(&self, s: &mut Scratch, cart: &[u32], k: usize, out: &mut Vec<u32>) {
         let n = self.n_items();
         let score = &mut s.score[..n];
-        copy_scores(score, &self.prior);
+        score.copy_from_slice(&self.prior);
         for &i in cart {
             if (i as usize) < n {
                 let (t, w) = self.edges(i);
@@ -722,7 +719,7 @@ impl LearnedModel {
         let mut blocks = score.chunks_exact_mut(W);
         for (b, block) in blocks.by_ref().enumerate() {
             let mut acc = [0.0f32; W];
-            copy_scores(&mut acc, &self.rank_prior[b * W..(b + 1) * W]);
+            acc.copy_from_slice(&self.rank_prior[b * W..(b + 1) * W]);
             for &i in cart {
                 let i = i as usize;
                 if i < n {
@@ -736,7 +733,7 @@ impl LearnedModel {
         }
         let tail = blocks.into_remainder();
         let done = m - tail.len();
-        copy_scores(tail, &self.rank_prior[done..]);
+        tail.copy_from_slice(&self.rank_prior[done..]);
         for &i in cart {
             let i = i as usize;
             if i < n {
@@ -892,18 +889,6 @@ impl pulp::WithSimd for DensePass<'_> {
         } else {
             model.recommend_dense(s, cart, k, out);
         }
-    }
-}
-
-/// `dst = src` for the priors that start a dense pass's scores, written as
-/// `src + 0.0` (the same values: priors are never -0.0) so that it is not
-/// compiled to `memcpy`. glibc copies a few kilobytes with `rep movsb`,
-/// which ran at under 5 bytes per cycle on the Zen 3 guest: a third of a
-/// call on online_retail_fr_de (2k items, 8 KB of priors per cart).
-#[inline(always)]
-fn copy_scores(dst: &mut [f32], src: &[f32]) {
-    for (d, &p) in dst.iter_mut().zip(src) {
-        *d = p + 0.0;
     }
 }
 
@@ -2459,18 +2444,6 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    /// What `recommend_into` does before the sparse path: a new tag, the
-    /// cart's items marked with it.
-    fn mark_cart(s: &mut Scratch, cart: &[u32]) -> u32 {
-        let tag = s.next_tag();
-        for &c in cart {
-            if let Some(m) = s.cart.get_mut(c as usize) {
-                *m = tag;
-            }
-        }
-        tag
-    }
-
     /// Brute force: score every seen item, sort everything.
     fn reference_topk(model: &LearnedModel, cart: &[u32], k: usize) -> Vec<u32> {
         let n = model.n_items();
@@ -2557,9 +2530,8 @@ mod tests {
             let expected = reference_topk(&model, &cart, 20);
             let mut dense = Vec::new();
             model.recommend_dense(&mut s, &cart, 20, &mut dense);
-            let tag = mark_cart(&mut s, &cart);
             let mut sparse = Vec::new();
-            model.recommend_sparse(&mut s, &cart, 20, tag, &mut sparse);
+            model.recommend_sparse(&mut s, &cart, 20, model.cart_edges(&cart), &mut sparse);
             let mut out = Vec::new();
             model.recommend_into(&mut s, &cart, 20, &mut out);
             for list in [&dense, &sparse, &out] {
@@ -2627,9 +2599,9 @@ mod tests {
                 .map(|x| (c * 31 + x * x * 7) % (n + 3))
                 .collect();
             cuts += usize::from(model.cart_edges(&cart) > 2 * k);
-            let tag = mark_cart(&mut s, &cart);
             let mut sparse = Vec::new();
-            model.recommend_sparse(&mut s, &cart, *k, tag, &mut sparse);
+            let edges = model.cart_edges(&cart);
+            model.recommend_sparse(&mut s, &cart, *k, edges, &mut sparse);
             let mut out = Vec::new();
             model.recommend_into(&mut s, &cart, *k, &mut out);
             let expected = reference_topk(&model, &cart, *k);
@@ -2670,8 +2642,8 @@ mod tests {
                 let mut dense = Vec::new();
                 model.recommend_dense(&mut s, &cart, k, &mut dense);
                 let mut sparse = Vec::new();
-                let tag = mark_cart(&mut s, &cart);
-                model.recommend_sparse(&mut s, &cart, k, tag, &mut sparse);
+                let edges = model.cart_edges(&cart);
+                model.recommend_sparse(&mut s, &cart, k, edges, &mut sparse);
                 prop_assert_eq!(&dense, &sparse);
                 let mut out = Vec::new();
                 model.recommend_into(&mut s, &cart, k, &mut out);
