@@ -83,7 +83,17 @@ const BITMAP_SCAN_RATIO: usize = 256;
 /// on the calling thread: starting a thread costs tens of microseconds,
 /// which dominates small logs (bakery_breadbasket has about 40k and fits
 /// in under a millisecond). From the learn branch; a rough estimate.
-const THREAD_MIN_WORK: u64 = 1 << 18;
+pub(crate) const THREAD_MIN_WORK: u64 = 1 << 18;
+
+/// How many orders ahead the pair count prefetches an order's items.
+///
+/// A row walks the orders holding its item, scattered over the flattened
+/// log (37 MB for a million orders, more than the L3): each order's items
+/// were a cache miss that the row waited for. Prefetching them four orders
+/// ahead took the row pass of the mine bench's million orders from
+/// 1.3-1.5 s to 0.75-0.85 s on the Zen 3 guest (fourteenth round; 8 and 16
+/// ahead measured no better, within that host's noise).
+const PREFETCH_ORDERS_AHEAD: usize = 4;
 
 /// The most stored pair entries (both directions): offsets are `u32`.
 pub const MAX_PAIR_ENTRIES: usize = u32::MAX as usize;
@@ -324,7 +334,13 @@ fn count_rows<T: PairInt, C: PairInt>(
         let mut len = 0usize;
         for i in range {
             let mut nt = 0usize;
-            for &o in inv.orders(i) {
+            let row_orders = inv.orders(i);
+            for (p, &o) in row_orders.iter().enumerate() {
+                if let Some(&ahead) = row_orders.get(p + PREFETCH_ORDERS_AHEAD) {
+                    // In bounds: order `ahead` holds item `i`, so it has
+                    // items.
+                    crate::prefetch::prefetch(&ord_items[ord_off[ahead as usize] as usize]);
+                }
                 let (a, b) = (
                     ord_off[o as usize] as usize,
                     ord_off[o as usize + 1] as usize,
