@@ -8,7 +8,7 @@
 //! The data: each order picks a "theme" product by Zipf popularity and
 //! fills its lines half from the theme's neighbourhood (ids within ±50 of
 //! it, so co-purchase structure exists) and half by popularity; seeded,
-//! deterministic (SplitMix64).
+//! deterministic (SplitMix64; `common::mine_order_log`).
 //!
 //! Command:
 //!
@@ -18,34 +18,10 @@
 
 use std::time::Duration;
 
-use cartwise::{Miner, OrderLog};
+use cartwise::Miner;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod common;
-use common::SplitMix64;
-
-const PRODUCTS: usize = 100_000;
-
-/// `orders` orders of about 10 lines; see the header.
-fn order_log(orders: usize, seed: u64) -> OrderLog {
-    let mut rng = SplitMix64::new(seed);
-    let mut rows: Vec<(String, String)> = Vec::with_capacity(orders * 10);
-    for o in 0..orders {
-        let theme = rng.zipf(PRODUCTS);
-        let lines = 5 + rng.below(11); // 5..=15, mean 10
-        for _ in 0..lines {
-            let item = if rng.chance(0.5) {
-                (theme + rng.below(101))
-                    .saturating_sub(50)
-                    .min(PRODUCTS - 1)
-            } else {
-                rng.zipf(PRODUCTS)
-            };
-            rows.push((format!("o{o}"), format!("p{item}")));
-        }
-    }
-    OrderLog::from_rows(rows).expect("a valid synthetic log")
-}
 
 fn mine(c: &mut Criterion) {
     let mut group = c.benchmark_group("mine");
@@ -53,7 +29,7 @@ fn mine(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     for orders in [100_000usize, 1_000_000] {
-        let log = order_log(orders, 7);
+        let log = common::mine_order_log(orders, 7);
         eprintln!(
             "mine/{orders}: {} orders, {} lines, {} distinct SKUs",
             log.len(),

@@ -17,32 +17,8 @@
 mod common;
 
 use cartwise::mine::{Phase, Progress};
-use cartwise::{Miner, OrderLog};
-use common::SplitMix64;
+use cartwise::Miner;
 use std::time::Instant;
-
-const PRODUCTS: usize = 100_000;
-
-/// The bench's log (`benches/mine.rs`, `order_log`).
-fn order_log(orders: usize, seed: u64) -> OrderLog {
-    let mut rng = SplitMix64::new(seed);
-    let mut rows: Vec<(String, String)> = Vec::with_capacity(orders * 10);
-    for o in 0..orders {
-        let theme = rng.zipf(PRODUCTS);
-        let lines = 5 + rng.below(11);
-        for _ in 0..lines {
-            let item = if rng.chance(0.5) {
-                (theme + rng.below(101))
-                    .saturating_sub(50)
-                    .min(PRODUCTS - 1)
-            } else {
-                rng.zipf(PRODUCTS)
-            };
-            rows.push((format!("o{o}"), format!("p{item}")));
-        }
-    }
-    OrderLog::from_rows(rows).expect("a valid synthetic log")
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -55,7 +31,7 @@ fn main() {
         .next()
         .map_or(1_000_000, |a| a.parse().expect("ORDERS"));
     let runs: usize = args.next().map_or(5, |a| a.parse().expect("RUNS"));
-    let log = order_log(orders, 7);
+    let log = common::mine_order_log(orders, 7);
     eprintln!(
         "{} orders, {} lines, {} SKUs",
         log.len(),

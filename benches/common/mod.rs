@@ -1,7 +1,8 @@
 //! A seeded, deterministic synthetic workload for the benches and the
 //! allocation test: catalogs, complement graphs, category rules and carts.
 //!
-//! Shared by `benches/recommend.rs`, `benches/load.rs` and (through
+//! Shared by `benches/recommend.rs`, `benches/load.rs`, `benches/mine.rs` (its
+//! order logs) and (through
 //! `#[path]`) `tests/alloc.rs`; each uses part of it, hence the
 //! `allow(dead_code)` below.
 //!
@@ -51,7 +52,7 @@
 
 use cartwise::{
     CartLine, CatalogBuilder, CategoryRules, ComplementGraph, Engine, InMemoryCatalog, Money,
-    Product, ProductId,
+    OrderLog, Product, ProductId,
 };
 
 /// The seed every bench and test uses, so their figures describe one workload.
@@ -387,4 +388,32 @@ impl Workload {
 
 fn feature_name(category: usize, k: usize) -> String {
     format!("c{category}-feature-{k}")
+}
+
+/// Products of the mine bench's order logs.
+pub const MINE_PRODUCTS: usize = 100_000;
+
+/// The order log of `benches/mine.rs` (and `examples/mine_phases.rs`):
+/// `orders` orders of 5-15 lines (mean 10) over [`MINE_PRODUCTS`]
+/// products. Each order picks a "theme" product by Zipf popularity and fills
+/// its lines half from the theme's neighbourhood (ids within ±50 of it, so
+/// co-purchase structure exists) and half by popularity.
+pub fn mine_order_log(orders: usize, seed: u64) -> OrderLog {
+    let mut rng = SplitMix64::new(seed);
+    let mut rows: Vec<(String, String)> = Vec::with_capacity(orders * 10);
+    for o in 0..orders {
+        let theme = rng.zipf(MINE_PRODUCTS);
+        let lines = 5 + rng.below(11); // 5..=15, mean 10
+        for _ in 0..lines {
+            let item = if rng.chance(0.5) {
+                (theme + rng.below(101))
+                    .saturating_sub(50)
+                    .min(MINE_PRODUCTS - 1)
+            } else {
+                rng.zipf(MINE_PRODUCTS)
+            };
+            rows.push((format!("o{o}"), format!("p{item}")));
+        }
+    }
+    OrderLog::from_rows(rows).expect("a valid synthetic log")
 }
