@@ -85,6 +85,9 @@
 //! co-occurring pair (8 per direction: a `u32` neighbour and a `u32` count,
 //! or an `f32` weighted count), plus 4 bytes per order line for the
 //! inverted index and 12 to 16 bytes per item per thread while counting.
+//! The rule pass (measures, thresholds, top N per item) runs on the same
+//! threads, each on whole rows, and briefly holds its kept rules twice
+//! (16 bytes per kept rule) while they are joined in SKU order.
 //! No dense item-by-item matrix is ever allocated. Pairs come from the
 //! first [`MAX_ITEMS_PER_ORDER`](crate::MAX_ITEMS_PER_ORDER) distinct items
 //! of each order, so a pathological order of 100,000 lines costs at most
@@ -714,8 +717,9 @@ impl Miner {
         self
     }
 
-    /// Counting threads (0 or 1 = the calling thread only). The result does
-    /// not depend on it. Default [`cooc::default_threads`].
+    /// Threads for counting pairs and for the rule pass (0 or 1 = the
+    /// calling thread only). The result does not depend on it. Default
+    /// [`cooc::default_threads`].
     pub fn threads(&mut self, threads: usize) -> &mut Self {
         self.threads = threads;
         self
