@@ -1,9 +1,9 @@
 //! Mining: pair counting, measures and the mined graph, on synthetic order logs.
 //!
 //! What is measured: `Miner::new().mine(log.view())` (parallel sparse pair
-//! counting on both cores, the six measures per rule, top-50 neighbours per
-//! item) on logs of 100k and 1M orders of about 10 distinct lines each, over
-//! a 100k-product catalog. Building the `OrderLog` is setup, not measured.
+//! counting on both cores, each rule's thresholds and weight, top-50
+//! neighbours per item) on logs of 100k and 1M orders of about 10 distinct
+//! lines each, over a 100k-product catalog. Building the `OrderLog` is setup, not measured.
 //!
 //! The data: each order picks a "theme" product by Zipf popularity and
 //! fills its lines half from the theme's neighbourhood (ids within ±50 of

@@ -648,14 +648,11 @@ impl RowCounts<'_> {
 type Kept = (f32, u32, f64);
 
 /// The single-item rules of a chunk of rows (see [`Miner::single_rules`]):
-/// each row's rule count, then the rules' consequent ranks, counts and
-/// weights, row after row.
+/// each row's rule count, then its kept rules, row after row.
 #[derive(Default)]
 struct RulesBlock {
-    lens: Vec<usize>,
-    targets: Vec<u32>,
-    pair_counts: Vec<f64>,
-    weights: Vec<f32>,
+    lens: Vec<u32>,
+    rules: Vec<Kept>,
 }
 
 impl Miner {
@@ -955,17 +952,16 @@ impl Miner {
         };
         let rows = |range: Range<usize>| -> RulesBlock {
             let mut block = RulesBlock::default();
-            let room: usize = items[range.clone()]
+            // A row keeps at most its entries (`work` - 1), and at most `top`.
+            let room: usize = work[range.clone()]
                 .iter()
-                .map(|&i| match self.top {
-                    0 => counts.row(i).0.len(),
-                    top => counts.row(i).0.len().min(top),
+                .map(|&w| match self.top {
+                    0 => w as usize - 1,
+                    top => (w as usize - 1).min(top),
                 })
                 .sum();
             block.lens.reserve(range.len());
-            block.targets.reserve(room);
-            block.pair_counts.reserve(room);
-            block.weights.reserve(room);
+            block.rules.reserve(room);
             let mut kept: Vec<Kept> = Vec::new();
             for &i in &items[range] {
                 let ci = by_id[i as usize].0;
@@ -979,12 +975,9 @@ impl Miner {
                     }
                 }
                 Self::top_n(&mut kept, self.top);
-                for &(w, t, c) in &kept {
-                    block.targets.push(t);
-                    block.pair_counts.push(c);
-                    block.weights.push(w);
-                }
-                block.lens.push(kept.len());
+                // Fits: a row keeps at most its entries, fewer than u32::MAX.
+                block.lens.push(kept.len() as u32);
+                block.rules.extend_from_slice(&kept);
             }
             block
         };
@@ -994,7 +987,7 @@ impl Miner {
                 fraction,
             })
         });
-        let total: usize = blocks.iter().map(|b| b.targets.len()).sum();
+        let total: usize = blocks.iter().map(|b| b.rules.len()).sum();
         if total > MAX_RULES {
             return Err(Error::CapExceeded {
                 what: "mined rules",
@@ -1010,11 +1003,13 @@ impl Miner {
         for block in blocks {
             for len in block.lens {
                 // Fits: the total is at most MAX_RULES, below u32::MAX.
-                offsets.push(offsets[offsets.len() - 1] + len as u32);
+                offsets.push(offsets[offsets.len() - 1] + len);
             }
-            targets.extend_from_slice(&block.targets);
-            pair_counts.extend_from_slice(&block.pair_counts);
-            rule_weights.extend_from_slice(&block.weights);
+            for (w, t, c) in block.rules {
+                targets.push(t);
+                pair_counts.push(c);
+                rule_weights.push(w);
+            }
         }
         progress(Progress {
             phase: Phase::Rules,
