@@ -66,17 +66,16 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::orders::OrdersView;
 
-/// A row whose touched items number at least `n / DENSE_SCAN_RATIO` is
-/// emitted by scanning the dense accumulator instead of sorting the touched
-/// list (measured on retail_fimi by the learn branch: popular items touch
-/// thousands of items, where a linear scan beats the sort).
-const DENSE_SCAN_RATIO: usize = 12;
-
-/// A row whose touched items number at least `n / BITMAP_SCAN_RATIO` (and
-/// fewer than `n / DENSE_SCAN_RATIO`) is emitted through a bitmap of the
-/// items instead of sorting the touched list: reading the `n / 64` words
-/// costs about as much as the sort's `log2(nt)` steps per item at
-/// `nt = n / 256` (a rough break-even, not tuned).
+/// A row whose touched items number at least `n / BITMAP_SCAN_RATIO` is
+/// emitted through a bitmap of the items instead of sorting the touched
+/// list: reading the `n / 64` words costs about as much as the sort's
+/// `log2(nt)` steps per item at `nt = n / 256` (a rough break-even, not
+/// tuned). The widest rows go through the bitmap too: a scan of the whole
+/// dense accumulator, which they used to take from `nt >= n / 12`, is a
+/// loop-carried step per item of the catalog, where the bitmap costs a few
+/// steps per touched item and one per 64 of the catalog (single-threaded
+/// counts of online_retail_fr_de, minimum of 40, 3.6-4.0 ms -> 2.6-3.1 ms;
+/// retail_fimi 123-148 -> 105-135 ms).
 const BITMAP_SCAN_RATIO: usize = 256;
 
 /// Below this many pair increments (sum of m^2 over orders) counting stays
@@ -311,24 +310,20 @@ fn count_rows<T: PairInt, C: PairInt>(
         // avoids a mispredicted branch per increment. Each item enters
         // at most once per row, so `n + 1` slots suffice.
         let mut touched = vec![0u32; n + 1];
-        // One bit per item, for rows between sparse and dense (see
-        // below); all clear between rows.
+        // One bit per item, for all but the narrowest rows (see below);
+        // all clear between rows.
         let mut seen = vec![0u64; n.div_ceil(64)];
         let mut lens = Vec::with_capacity(range.len());
         // Room for every row reserved up front (a row has at most
-        // min(its work, n - 1) entries; `n` more for the dense path's
-        // scratch tail): growing by doubling copied the rows into fresh
-        // pages again and again, most of a small log's page faults.
-        // Untouched reserved pages cost nothing.
+        // min(its work, n) slots): growing by doubling copied the rows
+        // into fresh pages again and again, most of a small log's page
+        // faults. Untouched reserved pages cost nothing.
         let bound = range
             .clone()
             .map(|i| work[i].min(n as u64) as usize)
-            .sum::<usize>()
-            + n;
-        // The arrays are written by index up to `len`; beyond it they
-        // hold stale entries of earlier dense rows, and they are only
-        // extended (zero-filled) where no row has reached yet, so the
-        // dense path no longer zeroes `n` slots per row.
+            .sum::<usize>();
+        // The arrays are written by index up to `len`, and extended
+        // (zero-filled) only where no row has reached yet.
         let mut targets: Vec<T> = Vec::with_capacity(bound);
         let mut counts: Vec<C> = Vec::with_capacity(bound);
         let mut len = 0usize;
@@ -354,30 +349,12 @@ fn count_rows<T: PairInt, C: PairInt>(
             }
             let touched = &mut touched[..nt];
             let before = len;
-            if nt * DENSE_SCAN_RATIO >= n {
-                // A dense row (a popular item): scanning the accumulator
-                // in id order is cheaper than sorting the touched list.
-                // Branch-free: every slot is written at `at`, which
-                // advances only past a counted item other than `i`
-                // (which items are counted is data, so a branch on it
-                // mispredicts often). Room for all `n` is made first.
-                acc[i] = 0;
-                let (t, c) = row_slots(&mut targets, &mut counts, before, n);
-                let mut at = 0usize;
-                for (j, a) in acc.iter_mut().enumerate() {
-                    t[at] = T::narrow(j as u32);
-                    c[at] = C::narrow(*a);
-                    at += usize::from(*a != 0);
-                    *a = 0;
-                }
-                len += at;
-            } else if nt * BITMAP_SCAN_RATIO >= n {
-                // A middling row: its touched items marked in a bitmap
-                // and read back in id order, `n / 64` words plus two
-                // steps per item, where sorting the list took about
-                // `log2(nt)` comparisons per item (single-threaded fits
-                // of online_retail_fr_de 3% faster). The same entries as
-                // the sort.
+            if nt * BITMAP_SCAN_RATIO >= n {
+                // Its touched items marked in a bitmap and read back in id
+                // order, `n / 64` words plus a few steps per item, where
+                // sorting the list took about `log2(nt)` comparisons per
+                // item (see `BITMAP_SCAN_RATIO`). The same entries as the
+                // sort.
                 for &j in touched.iter() {
                     seen[j as usize / 64] |= 1 << (j % 64);
                 }
@@ -1180,9 +1157,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         /// Rows of every width: many one-line orders make the catalog
-        /// large, so rows touching a few items are sorted, middling ones go
-        /// through the bitmap and wide ones through the dense scan (the
-        /// log above is too small for the first two).
+        /// large, so rows touching a few items are sorted and wider ones go
+        /// through the bitmap (the log above is too small for the first).
         #[test]
         fn every_row_path_matches_brute_force(
             rows in prop::collection::vec((0u8..40, 0u16..90), 1..400),
