@@ -1199,17 +1199,27 @@ fn neighbourhoods<T: PairInt, C: PairInt>(
     let block = |range: std::ops::Range<usize>| -> HoodsChunk {
         let mut heads = Vec::with_capacity(range.len());
         let mut nb = Vec::new();
-        let mut cand: Vec<(f64, u32, u32)> = Vec::new();
+        let mut slots: Vec<(f64, u32, u32)> = Vec::new();
         let mut sel: Vec<(f64, u32, u32)> = Vec::new();
         for j in range {
             let (t, c) = cc.neighbours(j as u32);
-            cand.clear();
+            // Branch-free: every pair is written at `len`, which advances
+            // only past a pair seen often enough (most pairs of a small
+            // log are seen once, so a branch on it mispredicted often:
+            // online_retail_fr_de's neighbourhoods 1.52 -> 1.34 ms, the
+            // minimum of 60 single-threaded fits). `slots` only grows;
+            // entries past `len` are stale and never read.
+            if slots.len() < t.len() {
+                slots.resize(t.len(), (0.0, 0, 0));
+            }
+            let min = config.min_pair_count;
+            let mut len = 0usize;
             for (&i, &cij) in t.iter().zip(c) {
                 let cij: u32 = cij.into();
-                if cij >= config.min_pair_count {
-                    cand.push((0.0, i.into(), cij));
-                }
+                slots[len] = (0.0, i.into(), cij);
+                len += usize::from(cij >= min);
             }
+            let cand = &mut slots[..len];
             // Keys only matter when there are more candidates than K: a
             // division each (a slow instruction) is saved for the others.
             if cand.len() > k {
@@ -1229,7 +1239,7 @@ fn neighbourhoods<T: PairInt, C: PairInt>(
             // which took a third of this function's instructions.
             if cand.len() > k {
                 sel.clear();
-                sel.extend_from_slice(&cand);
+                sel.extend_from_slice(cand);
                 let kth = *sel.select_nth_unstable_by(k - 1, cmp).1;
                 nb.extend(
                     cand.iter()
