@@ -12,12 +12,21 @@
 //! and first chunk) and after it, the total, and at the end the medians
 //! and a checksum of the mined rules (weights, counts, SKU lengths), so
 //! that two builds can be shown to mine the same graph.
+//!
+//! `CSV=FILE` also writes the log as an order-lines CSV (`order_id,sku`),
+//! for measuring the `mine` example's peak memory on the same log:
+//!
+//! ```sh
+//! CSV=/tmp/orders1m.csv cargo run --release --example mine_phases -- 1000000 0
+//! /usr/bin/time -v target/release/examples/mine --orders /tmp/orders1m.csv --out /tmp/graph1m.json
+//! ```
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use cartwise::mine::{Phase, Progress};
 use cartwise::Miner;
+use std::io::Write;
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -38,6 +47,20 @@ fn main() {
         log.n_lines(),
         log.n_items()
     );
+    if let Some(path) = std::env::var_os("CSV") {
+        let file = std::fs::File::create(&path).expect("CSV file can be created");
+        let mut out = std::io::BufWriter::new(file);
+        writeln!(out, "order_id,sku").expect("CSV write");
+        for (o, order) in log.view().iter().enumerate() {
+            for &item in order {
+                writeln!(out, "o{o},{}", log.sku(item)).expect("CSV write");
+            }
+        }
+        out.flush().expect("CSV write");
+    }
+    if runs == 0 {
+        return;
+    }
     let (mut counting, mut rules, mut total) = (Vec::new(), Vec::new(), Vec::new());
     let mut checksum = 0u64;
     for run in 0..runs {
