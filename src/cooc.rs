@@ -74,8 +74,8 @@ use crate::orders::OrdersView;
 /// dense accumulator, which they used to take from `nt >= n / 12`, is a
 /// loop-carried step per item of the catalog, where the bitmap costs a few
 /// steps per touched item and one per 64 of the catalog (single-threaded
-/// counts of online_retail_fr_de, minimum of 40, 3.6-4.0 ms -> 2.6-3.1 ms;
-/// retail_fimi 123-148 -> 105-135 ms).
+/// counts of online_retail_fr_de, minimum of 40, 3.6-4.0 ms -> 2.7-3.1 ms;
+/// retail_fimi 123-148 -> 105-125 ms).
 const BITMAP_SCAN_RATIO: usize = 256;
 
 /// Below this many pair increments (sum of m^2 over orders) counting stays
