@@ -48,8 +48,9 @@
 //! co-occurring pair (both directions), in both the `u32` and the weighted
 //! form (weighted counts are summed in `f64` and stored as `f32`), plus 4
 //! bytes per order line for the inverted index while counting (8 more for
-//! the weighted form's per-entry weight) and per thread 12 bytes per item
-//! for the accumulator (weighted: 16). The number of distinct pairs is at
+//! the weighted form's per-entry weight) and per thread about 8 bytes per
+//! item for the accumulator and its touched list, plus one bit per item
+//! (weighted: 16). The number of distinct pairs is at
 //! most the number of pair occurrences, sum of m(m-1)/2 over orders. A row
 //! or total above `u32` offsets is an [`Error::CapExceeded`].
 //!

@@ -1355,6 +1355,7 @@ impl<'a, T: PairInt, C: PairInt> PairLookup<'a, T, C> {
                 full.fill(0);
                 let slots = &mut full[..];
                 for (&j, &cij) in t.iter().zip(c) {
+                    // `NOT_HUB` (u32::MAX) clamps to the spare slot `h`.
                     let q = (hub_pos[j.into() as usize] as usize).min(h);
                     slots[q] = u8::try_from(cij.into()).unwrap_or(u8::MAX);
                 }
